@@ -1,0 +1,67 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { monotonicNow } from './clock.js';
+import type { RetryBudget } from './RetryBudget.js';
+import { checkNonNegativeOrInfinity } from './validate.js';
+
+/** What an inbound request (or any caller) tells the work it starts about its limits. */
+export interface DeadlineScope {
+  /** Monotonic time (`performance.now()` ms) after which the caller stops waiting. */
+  readonly deadline: number;
+  /** The caller's signal, aborted when it gives up (client disconnected, request timed out). */
+  readonly signal?: AbortSignal;
+  /** The retry budget outbound calls should draw from. */
+  readonly retryBudget?: RetryBudget;
+}
+
+/** Options of {@link runWithDeadline}. */
+export interface RunWithDeadlineOptions {
+  /** Milliseconds from now until the deadline. Default: inherit the enclosing deadline (or none). */
+  readonly timeoutMs?: number;
+  /** Signal to expose to nested work. Default: the enclosing scope's. */
+  readonly signal?: AbortSignal;
+  /** Retry budget for nested work. Default: the enclosing scope's. */
+  readonly retryBudget?: RetryBudget;
+}
+
+// Created at module load but enabled only by the first run(): reading an unused store is free, and
+// Node installs its async hooks only once a scope is actually entered.
+const storage = new AsyncLocalStorage<DeadlineScope>();
+
+/**
+ * Runs `fn` inside a deadline scope carried through every `await` below it. A nested scope can
+ * only shorten the deadline, never extend it. Retry and timeout policies read it: no attempt
+ * starts that cannot finish in time, and a timeout never outlives the caller.
+ */
+export function runWithDeadline<T>(options: RunWithDeadlineOptions, fn: () => T): T {
+  const outer = storage.getStore();
+  let deadline = outer?.deadline ?? Number.POSITIVE_INFINITY;
+  if (options.timeoutMs !== undefined) {
+    checkNonNegativeOrInfinity('timeoutMs', options.timeoutMs);
+    deadline = Math.min(deadline, monotonicNow() + options.timeoutMs);
+  }
+  const signal = options.signal ?? outer?.signal;
+  const retryBudget = options.retryBudget ?? outer?.retryBudget;
+  const scope: DeadlineScope = {
+    deadline,
+    ...(signal === undefined ? {} : { signal }),
+    ...(retryBudget === undefined ? {} : { retryBudget }),
+  };
+  return storage.run(scope, fn);
+}
+
+/** The deadline scope of the current async context, if any. */
+export function currentDeadlineScope(): DeadlineScope | undefined {
+  return storage.getStore();
+}
+
+/**
+ * Milliseconds left before the current scope's deadline: `Infinity` outside any scope, never
+ * negative.
+ */
+export function remainingTimeMs(): number {
+  const scope = storage.getStore();
+  if (scope === undefined || scope.deadline === Number.POSITIVE_INFINITY) {
+    return Number.POSITIVE_INFINITY;
+  }
+  return Math.max(0, scope.deadline - monotonicNow());
+}

@@ -1,0 +1,114 @@
+import { context, trace } from '@opentelemetry/api';
+import type { Classifier } from './classification/Classifier.js';
+import { defaultClassifier } from './classification/Classifier.js';
+import { monotonicNow } from './clock.js';
+import { currentDeadlineScope } from './DeadlineContext.js';
+import { CallContext, type PolicyFunction, signalSourceOf } from './ExecuteContext.js';
+import { AbortedError } from './errors/AbortedError.js';
+import { Execution } from './telemetry/Execution.js';
+import { instruments } from './telemetry/metrics.js';
+import { PolicyTelemetry } from './telemetry/PolicyTelemetry.js';
+import { INTERNAL_SPAN, tracer } from './telemetry/tracer.js';
+import { checkName } from './validate.js';
+
+/** Internal entry point policies use to run inside a call another policy started. @internal */
+export const RUN: unique symbol = Symbol('otel-resilience.run');
+
+/**
+ * The interface every policy and pipeline shares.
+ */
+export interface Policy {
+  /** Name reported as `resilience.name` on every span and metric of this policy. */
+  readonly name: string;
+  /**
+   * Runs `fn` under this policy as one logical call: one call span, one `resilience.call.duration`
+   * measurement. `signal` lets the caller abort: waits stop at once and `fn` sees the abort through
+   * its context's signal.
+   */
+  execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T>;
+  /** @internal Runs `fn` as part of a call another policy started. */
+  [RUN]<T>(fn: PolicyFunction<T>, context: CallContext): Promise<T>;
+}
+
+/** Options every policy accepts. */
+export interface PolicyOptions {
+  /**
+   * Name reported as `resilience.name` (keep it low-cardinality: a dependency or operation, never
+   * an id). Default: the policy kind (`retry`, `circuit_breaker`, `timeout`, ...).
+   */
+  readonly name?: string;
+  /** Classifier naming failures in telemetry (and, for retry, deciding). Default: {@link defaultClassifier}. */
+  readonly classifier?: Classifier;
+}
+
+/** Shared implementation of {@link Policy.execute}. @internal */
+export abstract class PolicyBase implements Policy {
+  readonly name: string;
+  /** @internal */
+  readonly telemetry: PolicyTelemetry;
+
+  constructor(options: PolicyOptions | undefined, defaultName: string) {
+    this.name = options?.name === undefined ? defaultName : checkName('name', options.name);
+    this.telemetry = new PolicyTelemetry(this.name, options?.classifier ?? defaultClassifier);
+  }
+
+  execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T> {
+    return executeCall(this, fn, signal);
+  }
+
+  abstract [RUN]<T>(fn: PolicyFunction<T>, context: CallContext): Promise<T>;
+}
+
+/**
+ * Starts a logical call: the call span (made active so spans created by `fn` nest under it), the
+ * clock when anything records, and the call's metrics when it settles.
+ * @internal
+ */
+export function executeCall<T>(
+  policy: Policy & { readonly telemetry: PolicyTelemetry },
+  fn: PolicyFunction<T>,
+  explicitSignal: AbortSignal | undefined,
+): Promise<T> {
+  // Work started inside a deadline scope stops when the scope's caller gives up.
+  const signal = explicitSignal ?? currentDeadlineScope()?.signal;
+  if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
+  const bound = instruments();
+  const span = tracer.startSpan(policy.telemetry.callSpanName, INTERNAL_SPAN);
+  const recording = span.isRecording();
+  const timed = recording || bound.recording;
+  const execution = new Execution(
+    policy.telemetry,
+    recording ? span : undefined,
+    bound,
+    timed,
+    timed ? monotonicNow() : 0,
+  );
+  const callContext = new CallContext(execution, 1, signalSourceOf(signal));
+  const result = recording
+    ? context.with(trace.setSpan(context.active(), span), () => policy[RUN](fn, callContext))
+    : policy[RUN](fn, callContext);
+  if (!timed) return result;
+  return result.then(
+    (value) => {
+      execution.finish(undefined, false);
+      return value;
+    },
+    (error: unknown) => {
+      execution.finish(error, true);
+      throw error;
+    },
+  );
+}
+
+/**
+ * Calls `fn` with `ctx`, turning a synchronous throw into a rejection so every policy sees one kind
+ * of failure.
+ * @internal
+ */
+export function invoke<T>(fn: PolicyFunction<T>, ctx: CallContext): Promise<T> {
+  try {
+    return Promise.resolve(fn(ctx));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}

@@ -1,0 +1,95 @@
+import { monotonicNow } from './clock.js';
+
+/** A scheduled callback; pass it to {@link TimerQueue.cancel}. @internal */
+export interface TimerEntry {
+  readonly deadline: number;
+  callback: (() => void) | undefined;
+  next: TimerEntry | undefined;
+}
+
+/**
+ * Timers that all share one duration. Their deadlines arrive in the order they were scheduled, so
+ * a FIFO list served by a single `setTimeout` replaces one timer per call: scheduling and
+ * cancelling are O(1) and allocate one small object. The underlying timer exists only while
+ * something is pending, so an idle queue never keeps the process alive.
+ * @internal
+ */
+export class TimerQueue {
+  private head: TimerEntry | undefined;
+  private tail: TimerEntry | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private pending = 0;
+  private firing = false;
+
+  constructor(readonly durationMs: number) {}
+
+  /** Calls `callback` `durationMs` from now unless cancelled first. */
+  schedule(callback: () => void): TimerEntry {
+    const entry: TimerEntry = {
+      deadline: monotonicNow() + this.durationMs,
+      callback,
+      next: undefined,
+    };
+    if (this.tail === undefined) this.head = entry;
+    else this.tail.next = entry;
+    this.tail = entry;
+    this.pending++;
+    if (this.timer === undefined && !this.firing) this.arm(this.durationMs);
+    return entry;
+  }
+
+  /** Cancels `entry` (a no-op when it already fired or was cancelled). */
+  cancel(entry: TimerEntry): void {
+    if (entry.callback === undefined) return;
+    entry.callback = undefined;
+    this.pending--;
+    if (this.pending === 0) {
+      this.head = this.tail = undefined;
+      if (this.timer !== undefined) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+      }
+      return;
+    }
+    // Calls mostly finish in the order they started, so dropping cancelled entries from the head
+    // keeps the list as short as the number of calls actually in flight.
+    this.dropCancelledHead();
+  }
+
+  /** Number of callbacks waiting to fire. */
+  get size(): number {
+    return this.pending;
+  }
+
+  private dropCancelledHead(): void {
+    while (this.head !== undefined && this.head.callback === undefined) this.head = this.head.next;
+    if (this.head === undefined) this.tail = undefined;
+  }
+
+  private arm(delayMs: number): void {
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(delayMs)));
+  }
+
+  private fire(): void {
+    this.timer = undefined;
+    this.firing = true;
+    const now = monotonicNow();
+    try {
+      let entry = this.head;
+      while (entry !== undefined && (entry.callback === undefined || entry.deadline <= now)) {
+        const callback = entry.callback;
+        this.head = entry.next;
+        if (callback !== undefined) {
+          entry.callback = undefined;
+          this.pending--;
+          callback();
+        }
+        entry = this.head;
+      }
+    } finally {
+      this.firing = false;
+      if (this.head === undefined) this.tail = undefined;
+      else this.arm(this.head.deadline - monotonicNow());
+    }
+  }
+}

@@ -1,0 +1,130 @@
+import type { Disposable } from '../Disposable.js';
+import { invokeSafely } from '../Event.js';
+import { BUILTIN_RULES } from './builtinRules.js';
+import type {
+  Classification,
+  ClassificationMatch,
+  ClassificationRule,
+  ErrorCategory,
+} from './Classification.js';
+import { errorTypeOf } from './errorType.js';
+import { retryAfterHintOf } from './retryAfter.js';
+
+/**
+ * Whether each category is retried when no rule says otherwise — DESIGN.md's decision matrix
+ * (seeds 002 and 003): configuration and data failures need a human or new input; everything else
+ * may pass on its own.
+ */
+export const DEFAULT_RETRYABLE: Readonly<Record<ErrorCategory, boolean>> = {
+  transient: true,
+  rate_limited: true,
+  timeout: true,
+  system: true,
+  unknown: true,
+  configuration: false,
+  data: false,
+};
+
+/** How deep the `cause` chain is followed (guards against cycles and pathological nesting). */
+const MAX_CAUSE_DEPTH = 8;
+
+/** Options of a {@link Classifier}. */
+export interface ClassifierOptions {
+  /** Rules consulted before the built-in ones, first to last. Default: none. */
+  readonly rules?: readonly ClassificationRule[];
+  /** Overrides of {@link DEFAULT_RETRYABLE} for categories whose rule does not decide. */
+  readonly retryable?: Partial<Record<ErrorCategory, boolean>>;
+  /** Whether the built-in rules (network codes, HTTP statuses, own errors) apply. Default `true`. */
+  readonly builtinRules?: boolean;
+}
+
+/**
+ * Turns any thrown value into a {@link Classification}. Rules are tried against each error of the
+ * `cause` chain, outermost first; rules added later (adapters, then users) are consulted before
+ * earlier ones and before the built-ins, so they can override them. Errors wrapped by a library
+ * that drops the code (a failed ROLLBACK hiding the SQLSTATE that caused it) are still classified
+ * by their cause.
+ */
+export class Classifier {
+  private rules: readonly ClassificationRule[];
+  private readonly retryableByCategory: Readonly<Record<ErrorCategory, boolean>>;
+  private readonly builtins: readonly ClassificationRule[];
+
+  constructor(options: ClassifierOptions = {}) {
+    this.rules = [...(options.rules ?? [])];
+    this.retryableByCategory = { ...DEFAULT_RETRYABLE, ...options.retryable };
+    this.builtins = options.builtinRules === false ? [] : BUILTIN_RULES;
+  }
+
+  /**
+   * Adds a rule consulted before every rule added earlier and before the built-ins.
+   * Dispose the result to remove it again.
+   */
+  addRule(rule: ClassificationRule): Disposable {
+    if (typeof rule !== 'function') {
+      throw new TypeError(`rule must be a function, got ${String(rule)}`);
+    }
+    this.rules = [rule, ...this.rules];
+    return {
+      dispose: () => {
+        this.rules = this.rules.filter((r) => r !== rule);
+      },
+    };
+  }
+
+  /** Classifies `error` (any thrown value). Never throws. */
+  classify(error: unknown): Classification {
+    const chain = causeChain(error);
+    const found = this.match(this.rules, chain) ?? this.match(this.builtins, chain);
+    if (found === undefined) {
+      const retryAfterMs = retryAfterHintOf(error);
+      return build('unknown', this.retryableByCategory.unknown, errorTypeOf(error), retryAfterMs);
+    }
+    const [match, matched] = found;
+    return build(
+      match.category,
+      match.retryable ?? this.retryableByCategory[match.category] ?? true,
+      match.errorType ?? errorTypeOf(matched),
+      match.retryAfterMs ?? retryAfterHintOf(matched),
+    );
+  }
+
+  private match(
+    rules: readonly ClassificationRule[],
+    chain: readonly unknown[],
+  ): [ClassificationMatch, unknown] | undefined {
+    for (const candidate of chain) {
+      for (const rule of rules) {
+        const match = invokeSafely(rule, candidate);
+        if (match !== undefined && match !== null) return [match, candidate];
+      }
+    }
+    return undefined;
+  }
+}
+
+function build(
+  category: ErrorCategory,
+  retryable: boolean,
+  errorType: string,
+  retryAfterMs: number | undefined,
+): Classification {
+  return retryAfterMs === undefined
+    ? { category, retryable, errorType }
+    : { category, retryable, errorType, retryAfterMs };
+}
+
+function causeChain(error: unknown): unknown[] {
+  const chain: unknown[] = [error];
+  let current = error;
+  while (chain.length < MAX_CAUSE_DEPTH && typeof current === 'object' && current !== null) {
+    const cause = (current as { cause?: unknown }).cause;
+    if (cause === undefined || cause === null || chain.includes(cause)) break;
+    chain.push(cause);
+    current = cause;
+  }
+  return chain;
+}
+
+/** The classifier used when a policy is not given one. Adapters register their rules on it. */
+export const defaultClassifier = new Classifier();

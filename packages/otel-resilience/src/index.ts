@@ -1,0 +1,55 @@
+export { categoryOfHttpStatus } from './classification/builtinRules.js';
+export type {
+  Classification,
+  ClassificationMatch,
+  ClassificationRule,
+  ErrorCategory,
+} from './classification/Classification.js';
+export { ERROR_CATEGORIES } from './classification/Classification.js';
+export {
+  Classifier,
+  type ClassifierOptions,
+  DEFAULT_RETRYABLE,
+  defaultClassifier,
+} from './classification/Classifier.js';
+export { errorTypeOf, httpStatusOf } from './classification/errorType.js';
+export { parseRetryAfter, retryAfterHintOf } from './classification/retryAfter.js';
+export {
+  currentDeadlineScope,
+  type DeadlineScope,
+  type RunWithDeadlineOptions,
+  remainingTimeMs,
+  runWithDeadline,
+} from './DeadlineContext.js';
+export type { Disposable } from './Disposable.js';
+export type { Event } from './Event.js';
+export type { ExecuteContext, PolicyFunction } from './ExecuteContext.js';
+export { AbortedError, isAbortedError } from './errors/AbortedError.js';
+export {
+  BrokenCircuitError,
+  isBrokenCircuitError,
+  type RejectingState,
+} from './errors/BrokenCircuitError.js';
+export { BulkheadRejectedError, isBulkheadRejectedError } from './errors/BulkheadRejectedError.js';
+export {
+  isTimeoutExceededError,
+  TimeoutExceededError,
+  type TimeoutSource,
+} from './errors/TimeoutExceededError.js';
+export type { Policy, PolicyOptions } from './Policy.js';
+export {
+  type TimeoutOptions,
+  TimeoutPolicy,
+  type TimeoutStrategy,
+  timeout,
+} from './TimeoutPolicy.js';
+export * from './telemetry/attributes.js';
+export {
+  DURATION_BUCKETS_SECONDS,
+  type InstrumentKind,
+  METRICS,
+  type MetricDefinition,
+  type MetricKey,
+} from './telemetry/catalogue.js';
+export { SCOPE_NAME, VERSION } from './version.js';
+export { type PipelineOptions, PipelinePolicy, wrap } from './wrap.js';

@@ -1,0 +1,94 @@
+import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
+import type { Classification } from '../classification/Classification.js';
+import { monotonicNow } from '../clock.js';
+import {
+  ATTR_ATTEMPTS,
+  ATTR_ERROR_CATEGORY,
+  ATTR_ERROR_TYPE,
+  ATTR_RESILIENCE_OUTCOME,
+  type CallOutcome,
+} from './attributes.js';
+import type { BoundInstruments } from './metrics.js';
+import type { PolicyTelemetry } from './PolicyTelemetry.js';
+
+/**
+ * One logical call through a policy or pipeline: its span, its start time and what it has
+ * recorded so far. Created by the outermost policy; inner policies add span events to it and the
+ * retry policy records each attempt on it.
+ * @internal
+ */
+export class Execution {
+  /** Attempts recorded by a retry policy; 0 when the pipeline has none (one implicit attempt). */
+  attempts = 0;
+  private lastError: unknown;
+  private lastClassification: Classification | undefined;
+
+  constructor(
+    readonly telemetry: PolicyTelemetry,
+    /** The call span, only when it is recording (so every `span?.` below is free otherwise). */
+    readonly span: Span | undefined,
+    readonly instruments: BoundInstruments,
+    /** Whether anything consumes durations; when false no clock is read. */
+    readonly timed: boolean,
+    readonly startMs: number,
+  ) {}
+
+  /** Adds a span event to the call span when it records. */
+  addEvent(name: string, attributes?: Attributes): void {
+    this.span?.addEvent(name, attributes);
+  }
+
+  /** Classifies `error` once per call (the retry policy and the call's end share the result). */
+  classify(error: unknown): Classification {
+    if (this.lastClassification === undefined || this.lastError !== error) {
+      this.lastError = error;
+      this.lastClassification = this.telemetry.classifier.classify(error);
+    }
+    return this.lastClassification;
+  }
+
+  /** Records one attempt that started at `startMs` and ended now. */
+  recordAttempt(startMs: number, error: unknown, failed: boolean): void {
+    this.attempts++;
+    if (!this.instruments.recording) return;
+    const classification = failed ? this.classify(error) : undefined;
+    this.instruments.attemptDuration.record(
+      (monotonicNow() - startMs) / 1000,
+      this.telemetry.outcomeAttributesFor(failed ? 'failure' : 'success', classification),
+    );
+  }
+
+  /** Records the end of the call. */
+  finish(error: unknown, failed: boolean): void {
+    const durationS = (monotonicNow() - this.startMs) / 1000;
+    const classification = failed ? this.classify(error) : undefined;
+    const outcome: CallOutcome = failed
+      ? 'failure'
+      : this.attempts > 1
+        ? 'success_after_retry'
+        : 'success';
+    if (this.instruments.recording) {
+      this.instruments.callDuration.record(
+        durationS,
+        this.telemetry.outcomeAttributesFor(outcome, classification),
+      );
+      if (this.attempts === 0) {
+        this.instruments.attemptDuration.record(
+          durationS,
+          this.telemetry.outcomeAttributesFor(failed ? 'failure' : 'success', classification),
+        );
+      }
+    }
+    const span = this.span;
+    if (span === undefined) return;
+    span.setAttribute(ATTR_RESILIENCE_OUTCOME, outcome);
+    span.setAttribute(ATTR_ATTEMPTS, Math.max(1, this.attempts));
+    if (classification !== undefined) {
+      // No message and no recordException(): messages carry URLs, SQL values and tokens.
+      span.setAttribute(ATTR_ERROR_TYPE, classification.errorType);
+      span.setAttribute(ATTR_ERROR_CATEGORY, classification.category);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  }
+}

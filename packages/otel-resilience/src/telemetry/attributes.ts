@@ -1,0 +1,62 @@
+/**
+ * Attribute keys of this package. Stable OpenTelemetry semantic-convention keys are used where one
+ * exists (`error.type`); everything else lives under `resilience.`. Values are always bounded: a
+ * name the user chose, or one of a fixed set listed here.
+ */
+
+/** The policy, pipeline, breaker, bulkhead or budget name the user chose. */
+export const ATTR_RESILIENCE_NAME = 'resilience.name';
+/** Outcome of a call or attempt: see {@link CallOutcome} and {@link AttemptOutcome}. */
+export const ATTR_RESILIENCE_OUTCOME = 'resilience.outcome';
+/** Stable semconv `error.type`: an error code, HTTP status, class name or `_OTHER`. */
+export const ATTR_ERROR_TYPE = 'error.type';
+/** The failure's {@link ErrorCategory}. */
+export const ATTR_ERROR_CATEGORY = 'resilience.error.category';
+/** A retry decision: `retry`, `give_up` or `skipped`. */
+export const ATTR_RETRY_DECISION = 'resilience.retry.decision';
+/** Why the decision was taken: see {@link RetryDecisionReason}. */
+export const ATTR_RETRY_REASON = 'resilience.retry.reason';
+/** A circuit-breaker state: `closed`, `open`, `half_open`, `isolated`. */
+export const ATTR_CIRCUIT_STATE = 'resilience.circuit_breaker.state';
+/** The state a circuit breaker left in a transition. */
+export const ATTR_CIRCUIT_PREVIOUS_STATE = 'resilience.circuit_breaker.previous_state';
+/** How a timeout treats the function: `cooperative` or `aggressive`. */
+export const ATTR_TIMEOUT_STRATEGY = 'resilience.timeout.strategy';
+/** What the deadline was: the policy's own `timeout` or the caller's `deadline`. */
+export const ATTR_TIMEOUT_SOURCE = 'resilience.timeout.source';
+/** The 1-based attempt number (span attribute only). */
+export const ATTR_ATTEMPT = 'resilience.attempt';
+/** Number of attempts a call made (span attribute only). */
+export const ATTR_ATTEMPTS = 'resilience.attempts';
+/** Milliseconds waited before the next attempt (span event attribute only). */
+export const ATTR_RETRY_DELAY_MS = 'resilience.retry.delay_ms';
+
+/** Outcome of a logical call. */
+export type CallOutcome = 'success' | 'success_after_retry' | 'failure';
+/** Outcome of one attempt. */
+export type AttemptOutcome = 'success' | 'failure';
+/** A retry decision. */
+export type RetryDecision = 'retry' | 'give_up' | 'skipped';
+/**
+ * Why a retry decision was taken: `retryable` (a retry was scheduled), `max_attempts` (gave up),
+ * and for skipped retries `non_retryable`, `budget`, `deadline`, `retry_after_too_long`,
+ * `aborted`.
+ */
+export type RetryDecisionReason =
+  | 'retryable'
+  | 'max_attempts'
+  | 'non_retryable'
+  | 'budget'
+  | 'deadline'
+  | 'retry_after_too_long'
+  | 'aborted';
+
+/** Span event names. */
+export const EVENT_RETRY = 'resilience.retry';
+export const EVENT_RETRY_SKIPPED = 'resilience.retry.skipped';
+export const EVENT_GIVE_UP = 'resilience.retry.give_up';
+export const EVENT_CIRCUIT_TRANSITION = 'resilience.circuit_breaker.transition';
+export const EVENT_CIRCUIT_REJECTION = 'resilience.circuit_breaker.rejection';
+export const EVENT_TIMEOUT = 'resilience.timeout';
+export const EVENT_FALLBACK = 'resilience.fallback';
+export const EVENT_BULKHEAD_REJECTION = 'resilience.bulkhead.rejection';

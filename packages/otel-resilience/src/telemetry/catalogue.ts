@@ -1,0 +1,151 @@
+import {
+  ATTR_CIRCUIT_PREVIOUS_STATE,
+  ATTR_CIRCUIT_STATE,
+  ATTR_ERROR_CATEGORY,
+  ATTR_ERROR_TYPE,
+  ATTR_RESILIENCE_NAME,
+  ATTR_RESILIENCE_OUTCOME,
+  ATTR_RETRY_DECISION,
+  ATTR_RETRY_REASON,
+  ATTR_TIMEOUT_SOURCE,
+  ATTR_TIMEOUT_STRATEGY,
+} from './attributes.js';
+
+/** Instrument kinds used by the catalogue. */
+export type InstrumentKind = 'histogram' | 'counter' | 'updowncounter' | 'gauge';
+
+/** One instrument: the single source of its name, kind, unit, description and attributes. */
+export interface MetricDefinition {
+  /** OpenTelemetry instrument name (Prometheus: dots become underscores, counters get `_total`). */
+  readonly name: string;
+  readonly kind: InstrumentKind;
+  /** UCUM unit (`s` for durations, `{call}`-style annotations for counts). */
+  readonly unit: string;
+  readonly description: string;
+  /** Every attribute key the instrument may carry; all of them bounded. */
+  readonly attributes: readonly string[];
+}
+
+/**
+ * Bucket boundaries (seconds) for the duration histograms: the OpenTelemetry HTTP semantic
+ * conventions' boundaries, extended at both ends because policies wrap both sub-millisecond cache
+ * calls and minute-long retried jobs.
+ */
+export const DURATION_BUCKETS_SECONDS: readonly number[] = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60,
+];
+
+/**
+ * The metric catalogue: every instrument this package (and, through it, every adapter) emits.
+ * Dashboards, alert rules and the README's telemetry table are generated from, or checked against,
+ * this object, so a rename breaks the build rather than a dashboard.
+ */
+export const METRICS = {
+  callDuration: {
+    name: 'resilience.call.duration',
+    kind: 'histogram',
+    unit: 's',
+    description:
+      'Duration of one logical call through a policy or pipeline, all attempts and waits included.',
+    attributes: [
+      ATTR_RESILIENCE_NAME,
+      ATTR_RESILIENCE_OUTCOME,
+      ATTR_ERROR_TYPE,
+      ATTR_ERROR_CATEGORY,
+    ],
+  },
+  attemptDuration: {
+    name: 'resilience.attempt.duration',
+    kind: 'histogram',
+    unit: 's',
+    description: 'Duration of each attempt inside a call (one per try of the wrapped function).',
+    attributes: [
+      ATTR_RESILIENCE_NAME,
+      ATTR_RESILIENCE_OUTCOME,
+      ATTR_ERROR_TYPE,
+      ATTR_ERROR_CATEGORY,
+    ],
+  },
+  retryDecisions: {
+    name: 'resilience.retry.decisions',
+    kind: 'counter',
+    unit: '{decision}',
+    description:
+      'Decisions taken after a failed attempt: retry, give_up (attempts exhausted) or skipped (budget, deadline, non-retryable, retry-after too long, aborted).',
+    attributes: [ATTR_RESILIENCE_NAME, ATTR_RETRY_DECISION, ATTR_RETRY_REASON, ATTR_ERROR_CATEGORY],
+  },
+  circuitState: {
+    name: 'resilience.circuit_breaker.state',
+    kind: 'gauge',
+    unit: '{state}',
+    description:
+      'Current state of each circuit breaker: 1 for the state it is in, 0 for the others.',
+    attributes: [ATTR_RESILIENCE_NAME, ATTR_CIRCUIT_STATE],
+  },
+  circuitTransitions: {
+    name: 'resilience.circuit_breaker.transitions',
+    kind: 'counter',
+    unit: '{transition}',
+    description: 'Circuit-breaker state changes, from previous_state to state.',
+    attributes: [ATTR_RESILIENCE_NAME, ATTR_CIRCUIT_PREVIOUS_STATE, ATTR_CIRCUIT_STATE],
+  },
+  circuitRejections: {
+    name: 'resilience.circuit_breaker.rejections',
+    kind: 'counter',
+    unit: '{call}',
+    description:
+      'Calls refused without being attempted because the breaker was open, half-open or isolated.',
+    attributes: [ATTR_RESILIENCE_NAME, ATTR_CIRCUIT_STATE],
+  },
+  timeouts: {
+    name: 'resilience.timeouts',
+    kind: 'counter',
+    unit: '{timeout}',
+    description:
+      "Deadlines hit by timeout policies (the policy's own limit or the caller's deadline).",
+    attributes: [ATTR_RESILIENCE_NAME, ATTR_TIMEOUT_STRATEGY, ATTR_TIMEOUT_SOURCE],
+  },
+  bulkheadActive: {
+    name: 'resilience.bulkhead.active',
+    kind: 'updowncounter',
+    unit: '{execution}',
+    description: 'Executions currently running inside a bulkhead.',
+    attributes: [ATTR_RESILIENCE_NAME],
+  },
+  bulkheadQueued: {
+    name: 'resilience.bulkhead.queued',
+    kind: 'updowncounter',
+    unit: '{execution}',
+    description: "Executions waiting in a bulkhead's queue.",
+    attributes: [ATTR_RESILIENCE_NAME],
+  },
+  bulkheadRejections: {
+    name: 'resilience.bulkhead.rejections',
+    kind: 'counter',
+    unit: '{call}',
+    description: 'Calls shed because the bulkhead and its queue were full.',
+    attributes: [ATTR_RESILIENCE_NAME],
+  },
+  retryBudgetTokens: {
+    name: 'resilience.retry_budget.tokens',
+    kind: 'gauge',
+    unit: '{token}',
+    description: 'Retries a retry budget would allow right now.',
+    attributes: [ATTR_RESILIENCE_NAME],
+  },
+  fallbacks: {
+    name: 'resilience.fallbacks',
+    kind: 'counter',
+    unit: '{call}',
+    description: 'Calls answered by a fallback, by the outcome of the fallback itself.',
+    attributes: [
+      ATTR_RESILIENCE_NAME,
+      ATTR_RESILIENCE_OUTCOME,
+      ATTR_ERROR_TYPE,
+      ATTR_ERROR_CATEGORY,
+    ],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+/** Key of an instrument in {@link METRICS}. */
+export type MetricKey = keyof typeof METRICS;
