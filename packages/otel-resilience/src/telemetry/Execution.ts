@@ -1,5 +1,6 @@
 import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Classification } from '../classification/Classification.js';
+import type { Classifier } from '../classification/Classifier.js';
 import { monotonicNow } from '../clock.js';
 import {
   ATTR_ATTEMPTS,
@@ -38,11 +39,14 @@ export class Execution {
     this.span?.addEvent(name, attributes);
   }
 
-  /** Classifies `error` once per call (the retry policy and the call's end share the result). */
-  classify(error: unknown): Classification {
+  /**
+   * Classifies `error` once per call: the retry policy classifies with its own classifier, and the
+   * call's end reuses that result for the same error.
+   */
+  classify(error: unknown, classifier: Classifier = this.telemetry.classifier): Classification {
     if (this.lastClassification === undefined || this.lastError !== error) {
       this.lastError = error;
-      this.lastClassification = this.telemetry.classifier.classify(error);
+      this.lastClassification = classifier.classify(error);
     }
     return this.lastClassification;
   }
