@@ -5,6 +5,7 @@ import { monotonicNow } from './clock.js';
 import { currentDeadlineScope } from './DeadlineContext.js';
 import { CallContext, type PolicyFunction, signalSourceOf } from './ExecuteContext.js';
 import { AbortedError } from './errors/AbortedError.js';
+import { localDurationsActive } from './telemetry/durations.js';
 import { Execution } from './telemetry/Execution.js';
 import { instruments } from './telemetry/metrics.js';
 import { PolicyTelemetry } from './telemetry/PolicyTelemetry.js';
@@ -73,9 +74,9 @@ export function executeCall<T>(
   const signal = explicitSignal ?? currentDeadlineScope()?.signal;
   if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
   const bound = instruments();
-  const span = tracer.startSpan(policy.telemetry.callSpanName, INTERNAL_SPAN);
+  const span = tracer().startSpan(policy.telemetry.callSpanName, INTERNAL_SPAN);
   const recording = span.isRecording();
-  const timed = recording || bound.recording;
+  const timed = recording || bound.recording || localDurationsActive();
   const execution = new Execution(
     policy.telemetry,
     recording ? span : undefined,

@@ -79,6 +79,7 @@ export class TimerQueue {
       while (entry !== undefined && (entry.callback === undefined || entry.deadline <= now)) {
         const callback = entry.callback;
         this.head = entry.next;
+        if (this.head === undefined) this.tail = undefined;
         if (callback !== undefined) {
           entry.callback = undefined;
           this.pending--;
@@ -88,8 +89,7 @@ export class TimerQueue {
       }
     } finally {
       this.firing = false;
-      if (this.head === undefined) this.tail = undefined;
-      else this.arm(this.head.deadline - monotonicNow());
+      if (this.head !== undefined) this.arm(this.head.deadline - monotonicNow());
     }
   }
 }

@@ -27,6 +27,10 @@ export function parseRetryAfter(
     const text = value.trim();
     if (/^\d+$/.test(text)) {
       ms = Number(text) * 1000;
+    } else if (/^[-+.\d\s]*$/.test(text)) {
+      // Signed or fractional numbers are not valid delta-seconds, and Date.parse would read them
+      // as years.
+      return undefined;
     } else {
       const at = Date.parse(text);
       if (Number.isNaN(at)) return undefined;

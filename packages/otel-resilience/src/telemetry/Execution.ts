@@ -9,6 +9,7 @@ import {
   ATTR_RESILIENCE_OUTCOME,
   type CallOutcome,
 } from './attributes.js';
+import { recordDuration } from './durations.js';
 import type { BoundInstruments } from './metrics.js';
 import type { PolicyTelemetry } from './PolicyTelemetry.js';
 
@@ -54,11 +55,13 @@ export class Execution {
   /** Records one attempt that started at `startMs` and ended now. */
   recordAttempt(startMs: number, error: unknown, failed: boolean): void {
     this.attempts++;
-    if (!this.instruments.recording) return;
+    if (!this.timed) return;
     const classification = failed ? this.classify(error) : undefined;
-    this.instruments.attemptDuration.record(
+    recordDuration(
+      'attemptDuration',
       (monotonicNow() - startMs) / 1000,
       this.telemetry.outcomeAttributesFor(failed ? 'failure' : 'success', classification),
+      this.instruments,
     );
   }
 
@@ -71,17 +74,20 @@ export class Execution {
       : this.attempts > 1
         ? 'success_after_retry'
         : 'success';
-    if (this.instruments.recording) {
-      this.instruments.callDuration.record(
+    const telemetry = this.telemetry;
+    recordDuration(
+      'callDuration',
+      durationS,
+      telemetry.outcomeAttributesFor(outcome, classification),
+      this.instruments,
+    );
+    if (this.attempts === 0) {
+      recordDuration(
+        'attemptDuration',
         durationS,
-        this.telemetry.outcomeAttributesFor(outcome, classification),
+        telemetry.outcomeAttributesFor(failed ? 'failure' : 'success', classification),
+        this.instruments,
       );
-      if (this.attempts === 0) {
-        this.instruments.attemptDuration.record(
-          durationS,
-          this.telemetry.outcomeAttributesFor(failed ? 'failure' : 'success', classification),
-        );
-      }
     }
     const span = this.span;
     if (span === undefined) return;

@@ -1,0 +1,75 @@
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { TimerQueue } from './TimerQueue.js';
+
+describe('TimerQueue', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('fires each callback exactly at its own deadline with a single timer', async () => {
+    const queue = new TimerQueue(100);
+    const fired: string[] = [];
+    queue.schedule(() => fired.push('a'));
+    await vi.advanceTimersByTimeAsync(40);
+    queue.schedule(() => fired.push('b'));
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(60);
+    expect(fired).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(39);
+    expect(fired).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fired).toEqual(['a', 'b']);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('clears its timer as soon as nothing is pending', () => {
+    const queue = new TimerQueue(100);
+    const a = queue.schedule(() => {});
+    const b = queue.schedule(() => {});
+    queue.cancel(b);
+    expect(vi.getTimerCount()).toBe(1);
+    queue.cancel(a);
+    queue.cancel(a);
+    expect(queue.size).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('lets a firing callback schedule again without a second timer', async () => {
+    const queue = new TimerQueue(10);
+    let count = 0;
+    const again = () => {
+      count++;
+      if (count < 3) queue.schedule(again);
+    };
+    queue.schedule(again);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(20);
+    expect(count).toBe(3);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('fires exactly the uncancelled callbacks, in order (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ gap: fc.nat(30), cancel: fc.boolean() }), { maxLength: 40 }),
+        async (plan) => {
+          const queue = new TimerQueue(50);
+          const fired: number[] = [];
+          const entries: ReturnType<TimerQueue['schedule']>[] = [];
+          for (const [i, step] of plan.entries()) {
+            await vi.advanceTimersByTimeAsync(step.gap);
+            const entry = queue.schedule(() => fired.push(i));
+            entries.push(entry);
+            if (step.cancel) queue.cancel(entry);
+          }
+          await vi.advanceTimersByTimeAsync(1_000);
+          expect(fired).toEqual(plan.flatMap((step, i) => (step.cancel ? [] : [i])));
+          expect(queue.size).toBe(0);
+          expect(vi.getTimerCount()).toBe(0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});

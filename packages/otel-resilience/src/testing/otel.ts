@@ -1,0 +1,73 @@
+import { context, metrics, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  type MetricData,
+  PeriodicExportingMetricReader,
+  type PeriodicExportingMetricReaderOptions,
+} from '@opentelemetry/sdk-metrics';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+
+/**
+ * A real OpenTelemetry SDK (tracer + meter providers, in-memory exporters) registered globally for
+ * one test. Call `uninstall()` after it.
+ */
+export interface TestTelemetry {
+  readonly spans: () => ReadableSpan[];
+  /** Collects now and returns every metric of this package's scope. */
+  readonly collect: () => Promise<MetricData[]>;
+  readonly uninstall: () => Promise<void>;
+}
+
+export function installTestTelemetry(
+  options: { metricProducers?: PeriodicExportingMetricReaderOptions['metricProducers'] } = {},
+): TestTelemetry {
+  const spanExporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(spanExporter)],
+  });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  trace.setGlobalTracerProvider(tracerProvider);
+
+  const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({
+    exporter: metricExporter,
+    exportIntervalMillis: 3_600_000,
+    ...(options.metricProducers === undefined ? {} : { metricProducers: options.metricProducers }),
+  });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  return {
+    spans: () => spanExporter.getFinishedSpans(),
+    collect: async () => {
+      const { resourceMetrics } = await reader.collect();
+      return resourceMetrics.scopeMetrics
+        .filter((scope) => scope.scope.name === 'otel-resilience')
+        .flatMap((scope) => scope.metrics);
+    },
+    uninstall: async () => {
+      trace.disable();
+      context.disable();
+      metrics.disable();
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+    },
+  };
+}
+
+/** The data points of metric `name`, as `{ attributes, value }`. */
+export function points(metricsData: MetricData[], name: string) {
+  const metric = metricsData.find((m) => m.descriptor.name === name);
+  return metric === undefined
+    ? []
+    : metric.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value }));
+}
