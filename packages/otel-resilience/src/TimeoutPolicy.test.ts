@@ -10,9 +10,17 @@ describe('timeout', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('returns the value of a function that finishes in time and leaves no timer', async () => {
+  it('returns the value of a function that finishes in time and fires nothing later', async () => {
     const policy = timeout(100);
-    await expect(policy.execute(() => 42)).resolves.toBe(42);
+    let seen: AbortSignal | undefined;
+    await expect(
+      policy.execute(({ signal }) => {
+        seen = signal;
+        return 42;
+      }),
+    ).resolves.toBe(42);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(seen?.aborted).toBe(false);
     expect(vi.getTimerCount()).toBe(0);
   });
 

@@ -22,16 +22,31 @@ describe('TimerQueue', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('clears its timer as soon as nothing is pending', () => {
+  it('lets its timer expire unreferenced once nothing is pending, and reuses it meanwhile', async () => {
     const queue = new TimerQueue(100);
-    const a = queue.schedule(() => {});
-    const b = queue.schedule(() => {});
+    const fired: string[] = [];
+    const a = queue.schedule(() => fired.push('a'));
+    const b = queue.schedule(() => fired.push('b'));
     queue.cancel(b);
-    expect(vi.getTimerCount()).toBe(1);
     queue.cancel(a);
     queue.cancel(a);
     expect(queue.size).toBe(0);
+    await vi.advanceTimersByTimeAsync(50);
+    queue.schedule(() => fired.push('c'));
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(fired).toEqual(['c']);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('does not keep the process alive while idle', () => {
+    vi.useRealTimers();
+    const queue = new TimerQueue(60_000);
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    queue.cancel(queue.schedule(() => {}));
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(before);
   });
 
   it('lets a firing callback schedule again without a second timer', async () => {

@@ -10,8 +10,9 @@ export interface TimerEntry {
 /**
  * Timers that all share one duration. Their deadlines arrive in the order they were scheduled, so
  * a FIFO list served by a single `setTimeout` replaces one timer per call: scheduling and
- * cancelling are O(1) and allocate one small object. The underlying timer exists only while
- * something is pending, so an idle queue never keeps the process alive.
+ * cancelling are O(1) and allocate one small object. When the queue empties its timer is left to
+ * expire but unreferenced, so an idle queue never keeps the process alive and a steady stream of
+ * short calls does not create and clear a Node timer on every call.
  * @internal
  */
 export class TimerQueue {
@@ -20,6 +21,8 @@ export class TimerQueue {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private pending = 0;
   private firing = false;
+  /** Whether the armed timer currently keeps the event loop alive. */
+  private referenced = false;
 
   constructor(readonly durationMs: number) {}
 
@@ -34,7 +37,13 @@ export class TimerQueue {
     else this.tail.next = entry;
     this.tail = entry;
     this.pending++;
-    if (this.timer === undefined && !this.firing) this.arm(this.durationMs);
+    if (this.timer === undefined) {
+      if (!this.firing) this.arm(this.durationMs);
+    } else if (!this.referenced) {
+      // The idle timer fires no later than this entry's deadline and re-arms for it then.
+      this.timer.ref();
+      this.referenced = true;
+    }
     return entry;
   }
 
@@ -45,9 +54,9 @@ export class TimerQueue {
     this.pending--;
     if (this.pending === 0) {
       this.head = this.tail = undefined;
-      if (this.timer !== undefined) {
-        clearTimeout(this.timer);
-        this.timer = undefined;
+      if (this.timer !== undefined && this.referenced) {
+        this.timer.unref();
+        this.referenced = false;
       }
       return;
     }
@@ -68,6 +77,7 @@ export class TimerQueue {
 
   private arm(delayMs: number): void {
     this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(delayMs)));
+    this.referenced = true;
   }
 
   private fire(): void {

@@ -51,5 +51,6 @@ export {
   type MetricDefinition,
   type MetricKey,
 } from './telemetry/catalogue.js';
+export { ResilienceMetricProducer } from './telemetry/ResilienceMetricProducer.js';
 export { SCOPE_NAME, VERSION } from './version.js';
 export { type PipelineOptions, PipelinePolicy, wrap } from './wrap.js';
