@@ -1,3 +1,29 @@
+export {
+  type Breaker,
+  type BreakerWindow,
+  ConsecutiveBreaker,
+  CountBasedBreaker,
+  type CountBasedBreakerOptions,
+  consecutiveBreaker,
+  countBasedBreaker,
+  TimeBasedBreaker,
+  type TimeBasedBreakerOptions,
+  timeBasedBreaker,
+} from './breaker/Breaker.js';
+export type { CircuitBreakerSnapshot } from './breaker/CircuitBreakerSnapshot.js';
+export type { CircuitBreakerStateStore } from './breaker/CircuitBreakerStateStore.js';
+export { CIRCUIT_STATES, type CircuitState } from './breaker/CircuitState.js';
+export { InMemoryCircuitBreakerStateStore } from './breaker/InMemoryCircuitBreakerStateStore.js';
+export type { OpenDurationBackoff } from './breaker/OpenDuration.js';
+export {
+  type CircuitBreakerOptions,
+  CircuitBreakerPolicy,
+  type CircuitFailurePredicate,
+  type CircuitOpened,
+  type CircuitStateChange,
+  circuitBreaker,
+  defaultIsFailure,
+} from './CircuitBreakerPolicy.js';
 export { categoryOfHttpStatus } from './classification/builtinRules.js';
 export type {
   Classification,

@@ -41,7 +41,8 @@ describe('ResilienceMetricProducer', () => {
         .map((m) => ({
           name: m.descriptor.name,
           unit: m.descriptor.unit,
-          type: m.descriptor.type,
+          valueType: m.descriptor.valueType,
+          dataPointType: m.dataPointType,
           temporality: m.aggregationTemporality,
           points: m.dataPoints
             .filter((p) => p.attributes['resilience.name'] === 'mode-compare')
