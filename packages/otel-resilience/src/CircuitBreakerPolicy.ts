@@ -13,6 +13,7 @@ import type { CallContext, PolicyFunction } from './ExecuteContext.js';
 import { isAbortedError } from './errors/AbortedError.js';
 import { BrokenCircuitError, type RejectingState } from './errors/BrokenCircuitError.js';
 import { isTimeoutExceededError } from './errors/TimeoutExceededError.js';
+import { withoutStackTrace } from './errors/withoutStackTrace.js';
 import { invoke, PolicyBase, type PolicyOptions, RUN } from './Policy.js';
 import {
   ATTR_CIRCUIT_PREVIOUS_STATE,
@@ -431,12 +432,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     }
     telemetry.series.value++;
     ctx.execution.addEvent(EVENT_CIRCUIT_REJECTION, telemetry.attributes);
-    // Refusing fast is the point of an open breaker, and capturing a stack costs more than the rest
-    // of the rejection path while it would only ever point at this line.
-    const stackTraceLimit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    const error = new BrokenCircuitError(this.name, state, retryAfterMs);
-    Error.stackTraceLimit = stackTraceLimit;
+    const error = withoutStackTrace(BrokenCircuitError, this.name, state, retryAfterMs);
     if (this.rejectEmitter.hasListeners) this.rejectEmitter.emit(error);
     return Promise.reject(error);
   }

@@ -1,3 +1,4 @@
+export { type BulkheadOptions, BulkheadPolicy, bulkhead } from './BulkheadPolicy.js';
 export {
   type Breaker,
   type BreakerWindow,
@@ -62,7 +63,27 @@ export {
   TimeoutExceededError,
   type TimeoutSource,
 } from './errors/TimeoutExceededError.js';
+export {
+  type FallbackContext,
+  type FallbackHandler,
+  type FallbackOptions,
+  FallbackPolicy,
+  type FallbackPredicate,
+  fallback,
+  withFallback,
+} from './FallbackPolicy.js';
 export type { Policy, PolicyOptions } from './Policy.js';
+export {
+  type BatchAttempt,
+  type BatchFailure,
+  type BatchItemFunction,
+  type BatchProgress,
+  type BatchResult,
+  type BatchSuccess,
+  type ProcessBatchOptions,
+  processBatch,
+} from './processBatch.js';
+export { type SafeDefault, type SafeExecuteOptions, safeExecute } from './safeExecute.js';
 export {
   type TimeoutOptions,
   TimeoutPolicy,
