@@ -1,5 +1,27 @@
 export { type BulkheadOptions, BulkheadPolicy, bulkhead } from './BulkheadPolicy.js';
 export {
+  type AggressiveBackoffOptions,
+  aggressiveBackoff,
+  type Backoff,
+  ConstantBackoff,
+  type ConstantBackoffOptions,
+  constantBackoff,
+  DecorrelatedJitterBackoff,
+  type DecorrelatedJitterBackoffOptions,
+  DeterministicBackoff,
+  type DeterministicBackoffOptions,
+  decorrelatedJitterBackoff,
+  ExponentialBackoff,
+  type ExponentialBackoffOptions,
+  exponentialBackoff,
+  FibonacciBackoff,
+  fibonacciBackoff,
+  JITTERS,
+  type Jitter,
+  LinearBackoff,
+  linearBackoff,
+} from './backoff/Backoff.js';
+export {
   type Breaker,
   type BreakerWindow,
   ConsecutiveBreaker,
@@ -39,6 +61,11 @@ export {
   DEFAULT_RETRYABLE,
   defaultClassifier,
 } from './classification/Classifier.js';
+export {
+  type CategoryStrategy,
+  DEFAULT_DECISION_MATRIX,
+  type DecisionMatrix,
+} from './classification/decisionMatrix.js';
 export { errorTypeOf, httpStatusOf } from './classification/errorType.js';
 export { parseRetryAfter, retryAfterHintOf } from './classification/retryAfter.js';
 export {
@@ -83,6 +110,17 @@ export {
   type ProcessBatchOptions,
   processBatch,
 } from './processBatch.js';
+export { RetryBudget, type RetryBudgetOptions } from './RetryBudget.js';
+export {
+  DEFAULT_RETRY_BACKOFF,
+  type GiveUpEvent,
+  type GiveUpReason,
+  type RetryEvent,
+  type RetryFailure,
+  type RetryOptions,
+  RetryPolicy,
+  retry,
+} from './RetryPolicy.js';
 export { type SafeDefault, type SafeExecuteOptions, safeExecute } from './safeExecute.js';
 export {
   type TimeoutOptions,
