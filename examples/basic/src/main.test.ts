@@ -35,3 +35,12 @@ describe('the demo', () => {
     );
   }, 90_000);
 });
+
+describe('the root README quick start', () => {
+  it('is this example file verbatim, so it compiles and type-checks with the package', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const source = await readFile(new URL('./quickStart.ts', import.meta.url), 'utf8');
+    expect(readme).toContain(`\`\`\`ts\n${source}\`\`\``);
+  });
+});

@@ -3,6 +3,7 @@ import { type Event, EventEmitter } from './Event.js';
 import { type CallContext, NEVER_ABORTED, type PolicyFunction } from './ExecuteContext.js';
 import { AbortedError } from './errors/AbortedError.js';
 import { BulkheadRejectedError } from './errors/BulkheadRejectedError.js';
+import { rejectAfterHandlersAttach } from './errors/rejectAfterHandlersAttach.js';
 import { withoutStackTrace } from './errors/withoutStackTrace.js';
 import { invoke, PolicyBase, type PolicyOptions, RUN } from './Policy.js';
 import { ATTR_RESILIENCE_NAME, EVENT_BULKHEAD_REJECTION } from './telemetry/attributes.js';
@@ -155,7 +156,7 @@ export class BulkheadPolicy extends PolicyBase {
     ctx.execution.addEvent(EVENT_BULKHEAD_REJECTION, this.rejectionAttributes);
     const error = withoutStackTrace(BulkheadRejectedError, this.name, this.running, this.waiting);
     if (this.rejectEmitter.hasListeners) this.rejectEmitter.emit(error);
-    return Promise.reject(error);
+    return rejectAfterHandlersAttach(error);
   }
 
   private enqueue(waiter: Waiter): void {

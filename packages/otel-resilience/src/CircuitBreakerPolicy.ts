@@ -12,6 +12,7 @@ import { type Event, EventEmitter } from './Event.js';
 import type { CallContext, PolicyFunction } from './ExecuteContext.js';
 import { isAbortedError } from './errors/AbortedError.js';
 import { BrokenCircuitError, type RejectingState } from './errors/BrokenCircuitError.js';
+import { rejectAfterHandlersAttach } from './errors/rejectAfterHandlersAttach.js';
 import { isTimeoutExceededError } from './errors/TimeoutExceededError.js';
 import { withoutStackTrace } from './errors/withoutStackTrace.js';
 import { invoke, PolicyBase, type PolicyOptions, RUN } from './Policy.js';
@@ -434,7 +435,7 @@ export class CircuitBreakerPolicy extends PolicyBase {
     ctx.execution.addEvent(EVENT_CIRCUIT_REJECTION, telemetry.attributes);
     const error = withoutStackTrace(BrokenCircuitError, this.name, state, retryAfterMs);
     if (this.rejectEmitter.hasListeners) this.rejectEmitter.emit(error);
-    return Promise.reject(error);
+    return rejectAfterHandlersAttach(error);
   }
 
   /** Opens from closed (step 0) or again after a failed trial (one step longer). */
