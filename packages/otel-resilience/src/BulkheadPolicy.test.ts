@@ -8,7 +8,7 @@ import { isTimeoutExceededError } from './errors/TimeoutExceededError.js';
 import { timeout } from './TimeoutPolicy.js';
 import { EVENT_BULKHEAD_REJECTION } from './telemetry/attributes.js';
 import { series } from './telemetry/metrics.js';
-import { installTestTelemetry, points, type TestTelemetry } from './testing/otel.js';
+import { points, useTestTelemetry } from './testing/otel.js';
 import { wrap } from './wrap.js';
 
 interface Deferred<T> {
@@ -291,13 +291,7 @@ describe('bulkhead', () => {
   });
 
   describe('with an OpenTelemetry SDK', () => {
-    let otel: TestTelemetry;
-    beforeEach(() => {
-      otel = installTestTelemetry();
-    });
-    afterEach(async () => {
-      await otel.uninstall();
-    });
+    const otel = useTestTelemetry();
 
     it('adds a rejection span event and exports the series', async () => {
       const policy = bulkhead(1, { name: 'otel-bulkhead' });

@@ -17,7 +17,7 @@ import { type BrokenCircuitError, isBrokenCircuitError } from './errors/BrokenCi
 import { TimeoutExceededError } from './errors/TimeoutExceededError.js';
 import { timeout } from './TimeoutPolicy.js';
 import { series } from './telemetry/metrics.js';
-import { installTestTelemetry, points, type TestTelemetry } from './testing/otel.js';
+import { points, useTestTelemetry } from './testing/otel.js';
 import { wrap } from './wrap.js';
 
 const transient = () => Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
@@ -836,13 +836,7 @@ describe('circuitBreaker', () => {
 });
 
 describe('circuitBreaker telemetry with an SDK installed', () => {
-  let otel: TestTelemetry;
-  beforeEach(() => {
-    otel = installTestTelemetry();
-  });
-  afterEach(async () => {
-    await otel.uninstall();
-  });
+  const otel = useTestTelemetry();
 
   it('exports the state gauge, transitions and rejections with exact names and attributes', async () => {
     const policy = circuitBreaker({ name: 'sdk-payments', halfOpenAfterMs: 60_000 });

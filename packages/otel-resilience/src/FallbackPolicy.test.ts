@@ -11,7 +11,7 @@ import { invoke, PolicyBase, RUN } from './Policy.js';
 import { timeout } from './TimeoutPolicy.js';
 import { EVENT_FALLBACK } from './telemetry/attributes.js';
 import { series } from './telemetry/metrics.js';
-import { installTestTelemetry, points, type TestTelemetry } from './testing/otel.js';
+import { points, useTestTelemetry } from './testing/otel.js';
 import { wrap } from './wrap.js';
 
 /** A minimal retry (the real one lives in RetryPolicy.ts): retries retryable failures at once. */
@@ -215,13 +215,7 @@ describe('fallback', () => {
   });
 
   describe('with an OpenTelemetry SDK', () => {
-    let otel: TestTelemetry;
-    beforeEach(() => {
-      otel = installTestTelemetry();
-    });
-    afterEach(async () => {
-      await otel.uninstall();
-    });
+    const otel = useTestTelemetry();
 
     it('exports the fallback counter and a span event without messages', async () => {
       const policy = fallback(() => 'cached', { name: 'otel-fallback' });

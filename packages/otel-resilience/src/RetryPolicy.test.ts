@@ -8,7 +8,7 @@ import { RetryBudget } from './RetryBudget.js';
 import { type GiveUpEvent, type RetryEvent, RetryPolicy, retry } from './RetryPolicy.js';
 import { timeout } from './TimeoutPolicy.js';
 import { series } from './telemetry/metrics.js';
-import { installTestTelemetry, points, type TestTelemetry } from './testing/otel.js';
+import { points, useTestTelemetry } from './testing/otel.js';
 import { wrap } from './wrap.js';
 
 const withCode = (code: string) => Object.assign(new Error(`failed: ${code}`), { code });
@@ -569,13 +569,7 @@ describe('retry with real timers', () => {
 });
 
 describe('retry telemetry', () => {
-  let otel: TestTelemetry;
-  beforeEach(() => {
-    otel = installTestTelemetry();
-  });
-  afterEach(async () => {
-    await otel.uninstall();
-  });
+  const otel = useTestTelemetry();
 
   const parentOf = (span: unknown) =>
     (span as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId;

@@ -8,7 +8,7 @@ import { isBrokenCircuitError } from './errors/BrokenCircuitError.js';
 import { fallback } from './FallbackPolicy.js';
 import { retry } from './RetryPolicy.js';
 import { timeout } from './TimeoutPolicy.js';
-import { installTestTelemetry, points, type TestTelemetry } from './testing/otel.js';
+import { points, useTestTelemetry } from './testing/otel.js';
 import { wrap } from './wrap.js';
 
 const reset = () => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
@@ -92,13 +92,7 @@ describe('wrap', () => {
 });
 
 describe('a full pipeline with an SDK installed', () => {
-  let otel: TestTelemetry;
-  beforeEach(() => {
-    otel = installTestTelemetry();
-  });
-  afterEach(async () => {
-    await otel.uninstall();
-  });
+  const otel = useTestTelemetry();
 
   it('emits one call span, one attempt span per attempt, breaker events, and exact metrics', async () => {
     const breaker = circuitBreaker({

@@ -1,5 +1,5 @@
-import { checkNonNegative } from '../validate.js';
 import type { Backoff } from './Backoff.js';
+import { readDelayBounds } from './delayBounds.js';
 import { unitRandom } from './jitter.js';
 
 /** Options of {@link decorrelatedJitterBackoff}. */
@@ -22,14 +22,8 @@ export class DecorrelatedJitterBackoff implements Backoff {
   readonly maxDelayMs: number;
 
   constructor(options: DecorrelatedJitterBackoffOptions = {}) {
-    this.initialDelayMs =
-      options.initialDelayMs === undefined
-        ? 100
-        : checkNonNegative('initialDelayMs', options.initialDelayMs);
-    this.maxDelayMs =
-      options.maxDelayMs === undefined
-        ? 30_000
-        : checkNonNegative('maxDelayMs', options.maxDelayMs);
+    ({ initialDelayMs: this.initialDelayMs, maxDelayMs: this.maxDelayMs } =
+      readDelayBounds(options));
   }
 
   delayMs(_retry: number, previousDelayMs: number, random: () => number = Math.random): number {

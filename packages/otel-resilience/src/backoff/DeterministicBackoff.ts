@@ -1,5 +1,5 @@
-import { checkNonNegative } from '../validate.js';
 import type { Backoff } from './Backoff.js';
+import { readDelayBounds } from './delayBounds.js';
 import { applyJitter, checkJitter, type Jitter } from './jitter.js';
 
 /** Options shared by the backoffs whose delay depends only on the retry number. */
@@ -25,14 +25,8 @@ export abstract class DeterministicBackoff implements Backoff {
   readonly jitter: Jitter;
 
   constructor(options: DeterministicBackoffOptions = {}) {
-    this.initialDelayMs =
-      options.initialDelayMs === undefined
-        ? 100
-        : checkNonNegative('initialDelayMs', options.initialDelayMs);
-    this.maxDelayMs =
-      options.maxDelayMs === undefined
-        ? 30_000
-        : checkNonNegative('maxDelayMs', options.maxDelayMs);
+    ({ initialDelayMs: this.initialDelayMs, maxDelayMs: this.maxDelayMs } =
+      readDelayBounds(options));
     this.jitter = options.jitter === undefined ? 'none' : checkJitter('jitter', options.jitter);
   }
 

@@ -14,6 +14,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { afterEach, beforeEach } from 'vitest';
 
 /**
  * A real OpenTelemetry SDK (tracer + meter providers, in-memory exporters) registered globally for
@@ -70,4 +71,24 @@ export function points(metricsData: MetricData[], name: string) {
   return metric === undefined
     ? []
     : metric.dataPoints.map((p) => ({ attributes: p.attributes, value: p.value }));
+}
+
+/**
+ * Installs a fresh SDK before each test of the enclosing `describe` and removes it after; the
+ * returned object reads the SDK of the test that is running.
+ */
+export function useTestTelemetry(): Omit<TestTelemetry, 'uninstall'> {
+  let current: TestTelemetry | undefined;
+  beforeEach(() => {
+    current = installTestTelemetry();
+  });
+  afterEach(async () => {
+    await current?.uninstall();
+    current = undefined;
+  });
+  const active = (): TestTelemetry => {
+    if (current === undefined) throw new Error('useTestTelemetry() is read outside a test');
+    return current;
+  };
+  return { spans: () => active().spans(), collect: () => active().collect() };
 }
