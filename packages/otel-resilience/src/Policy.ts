@@ -9,7 +9,7 @@ import { localDurationsActive } from './telemetry/durations.js';
 import { Execution } from './telemetry/Execution.js';
 import { instruments } from './telemetry/metrics.js';
 import { PolicyTelemetry } from './telemetry/PolicyTelemetry.js';
-import { INTERNAL_SPAN, tracer } from './telemetry/tracer.js';
+import { tracer } from './telemetry/tracer.js';
 import { checkName } from './validate.js';
 
 /** Internal entry point policies use to run inside a call another policy started. @internal */
@@ -74,7 +74,7 @@ export function executeCall<T>(
   const signal = explicitSignal ?? currentDeadlineScope()?.signal;
   if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
   const bound = instruments();
-  const span = tracer().startSpan(policy.telemetry.callSpanName, INTERNAL_SPAN);
+  const span = tracer().startSpan(policy.telemetry.callSpanName, policy.telemetry.spanOptions);
   const recording = span.isRecording();
   const timed = recording || bound.recording || localDurationsActive();
   const execution = new Execution(

@@ -592,6 +592,7 @@ describe('retry telemetry', () => {
     const attempts = spans.filter((s) => s.name === 'resilience inventory attempt');
     expect(spans).toHaveLength(7);
     expect(call?.attributes).toEqual({
+      'resilience.name': 'inventory',
       'resilience.outcome': 'success_after_retry',
       'resilience.attempts': 3,
     });
@@ -601,6 +602,7 @@ describe('retry telemetry', () => {
     expect(attempts.map((s) => [s.attributes, s.status.code])).toEqual([
       [
         {
+          'resilience.name': 'inventory',
           'resilience.attempt': 1,
           'error.type': 'ECONNRESET',
           'resilience.error.category': 'transient',
@@ -608,10 +610,15 @@ describe('retry telemetry', () => {
         SpanStatusCode.ERROR,
       ],
       [
-        { 'resilience.attempt': 2, 'error.type': '503', 'resilience.error.category': 'transient' },
+        {
+          'resilience.name': 'inventory',
+          'resilience.attempt': 2,
+          'error.type': '503',
+          'resilience.error.category': 'transient',
+        },
         SpanStatusCode.ERROR,
       ],
-      [{ 'resilience.attempt': 3 }, SpanStatusCode.UNSET],
+      [{ 'resilience.name': 'inventory', 'resilience.attempt': 3 }, SpanStatusCode.UNSET],
     ]);
     expect(attempts.every((s) => s.events.length === 0 && s.status.message === undefined)).toBe(
       true,
@@ -683,6 +690,7 @@ describe('retry telemetry', () => {
     ]);
     expect(call?.status).toEqual({ code: SpanStatusCode.ERROR });
     expect(call?.attributes).toEqual({
+      'resilience.name': 'checkout',
       'resilience.outcome': 'failure',
       'resilience.attempts': 2,
       'error.type': 'ETIMEDOUT',

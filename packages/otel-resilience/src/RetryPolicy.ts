@@ -35,7 +35,7 @@ import {
   type RetryDecisionReason,
 } from './telemetry/attributes.js';
 import type { Execution } from './telemetry/Execution.js';
-import { INTERNAL_SPAN, tracer } from './telemetry/tracer.js';
+import { tracer } from './telemetry/tracer.js';
 import { checkFunction, checkInteger, checkNonNegativeOrInfinity } from './validate.js';
 
 /**
@@ -449,7 +449,10 @@ export class RetryPolicy extends PolicyBase {
 
 /** Starts the span of one attempt, a child of the active (call) span. */
 function startAttemptSpan(execution: Execution, attempt: number): Span {
-  const span = tracer().startSpan(execution.telemetry.attemptSpanName, INTERNAL_SPAN);
+  const span = tracer().startSpan(
+    execution.telemetry.attemptSpanName,
+    execution.telemetry.spanOptions,
+  );
   span.setAttribute(ATTR_ATTEMPT, attempt);
   return span;
 }

@@ -30,7 +30,11 @@ describe('call telemetry with an SDK installed', () => {
     expect(call).toBeDefined();
     expect(call?.kind).toBe(SpanKind.INTERNAL);
     expect(call?.instrumentationScope).toMatchObject({ name: 'otel-resilience', version: VERSION });
-    expect(call?.attributes).toEqual({ 'resilience.outcome': 'success', 'resilience.attempts': 1 });
+    expect(call?.attributes).toEqual({
+      'resilience.name': 'inventory',
+      'resilience.outcome': 'success',
+      'resilience.attempts': 1,
+    });
     expect(call?.status.code).toBe(SpanStatusCode.UNSET);
     expect(innerParent).toBe(call?.spanContext().spanId);
 
@@ -58,6 +62,7 @@ describe('call telemetry with an SDK installed', () => {
     expect(call?.name).toBe('resilience checkout');
     expect(call?.status).toEqual({ code: SpanStatusCode.ERROR });
     expect(call?.attributes).toEqual({
+      'resilience.name': 'checkout',
       'resilience.outcome': 'failure',
       'resilience.attempts': 1,
       'error.type': 'ECONNRESET',

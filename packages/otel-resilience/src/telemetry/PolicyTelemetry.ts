@@ -1,4 +1,4 @@
-import type { Attributes } from '@opentelemetry/api';
+import { type Attributes, SpanKind, type SpanOptions } from '@opentelemetry/api';
 import type { Classification } from '../classification/Classification.js';
 import type { Classifier } from '../classification/Classifier.js';
 import {
@@ -20,6 +20,8 @@ type CounterKey = Exclude<MetricKey, 'callDuration' | 'attemptDuration'>;
 export class PolicyTelemetry {
   readonly callSpanName: string;
   readonly attemptSpanName: string;
+  /** Options of the call and attempt spans: INTERNAL, with `resilience.name`. */
+  readonly spanOptions: SpanOptions;
   private readonly outcomeAttributes = new Map<string, Attributes>();
   private readonly seriesCache = new Map<string, Series>();
 
@@ -30,6 +32,10 @@ export class PolicyTelemetry {
   ) {
     this.callSpanName = `resilience ${name}`;
     this.attemptSpanName = `resilience ${name} attempt`;
+    this.spanOptions = Object.freeze({
+      kind: SpanKind.INTERNAL,
+      attributes: Object.freeze({ [ATTR_RESILIENCE_NAME]: name }),
+    });
   }
 
   /** Attributes of a call or attempt duration with this outcome (and failure classification). */

@@ -1,10 +1,4 @@
-import {
-  SpanKind,
-  type SpanOptions,
-  type Tracer,
-  type TracerProvider,
-  trace,
-} from '@opentelemetry/api';
+import { type Tracer, type TracerProvider, trace } from '@opentelemetry/api';
 import { SCOPE_NAME, VERSION } from '../version.js';
 
 let cachedProvider: TracerProvider | undefined;
@@ -23,6 +17,3 @@ export function tracer(): Tracer {
   }
   return cachedTracer;
 }
-
-/** Options shared by every call and attempt span. */
-export const INTERNAL_SPAN: SpanOptions = Object.freeze({ kind: SpanKind.INTERNAL });
