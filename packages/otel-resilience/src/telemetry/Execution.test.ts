@@ -137,3 +137,27 @@ describe('without an SDK', () => {
     spy.mockRestore();
   });
 });
+
+describe('classification within a call', () => {
+  it('classifies the same error again when another classifier asks', async () => {
+    const { Classifier } = await import('../classification/Classifier.js');
+    const { fallback } = await import('../FallbackPolicy.js');
+    const { wrap: compose } = await import('../wrap.js');
+    const custom = new Classifier({ rules: [() => ({ category: 'data', errorType: 'custom' })] });
+    const seen: string[] = [];
+    const pipeline = compose(
+      fallback(
+        ({ classification }) => {
+          seen.push(classification.errorType);
+          return 'fallback';
+        },
+        { classifier: custom },
+      ),
+      timeout(1_000),
+    );
+    await expect(
+      pipeline.execute(() => Promise.reject(Object.assign(new Error('x'), { code: 'ECONNRESET' }))),
+    ).resolves.toBe('fallback');
+    expect(seen).toEqual(['custom']);
+  });
+});

@@ -23,6 +23,7 @@ export class Execution {
   /** Attempts recorded by a retry policy; 0 when the pipeline has none (one implicit attempt). */
   attempts = 0;
   private lastError: unknown;
+  private lastClassifier: Classifier | undefined;
   private successfulAttemptStartMs: number | undefined;
   private lastClassification: Classification | undefined;
 
@@ -42,12 +43,17 @@ export class Execution {
   }
 
   /**
-   * Classifies `error` once per call: the retry policy classifies with its own classifier, and the
-   * call's end reuses that result for the same error.
+   * Classifies `error` once per call and classifier: the retry policy classifies with its own
+   * classifier, and the call's end reuses that result for the same error.
    */
   classify(error: unknown, classifier: Classifier = this.telemetry.classifier): Classification {
-    if (this.lastClassification === undefined || this.lastError !== error) {
+    if (
+      this.lastClassification === undefined ||
+      this.lastError !== error ||
+      this.lastClassifier !== classifier
+    ) {
       this.lastError = error;
+      this.lastClassifier = classifier;
       this.lastClassification = classifier.classify(error);
     }
     return this.lastClassification;

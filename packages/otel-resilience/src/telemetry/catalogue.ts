@@ -79,7 +79,7 @@ export const METRICS = {
     kind: 'gauge',
     unit: '{state}',
     description:
-      'Current state of each circuit breaker: 1 for the state it is in, 0 for the others.',
+      'Circuit breakers of each name in each state: 1 for the state a uniquely named breaker is in, 0 for the others.',
     attributes: [ATTR_RESILIENCE_NAME, ATTR_CIRCUIT_STATE],
   },
   circuitTransitions: {
