@@ -31,16 +31,37 @@ export interface TimeoutOptions extends PolicyOptions {
 }
 
 /**
- * A context signal that aborts when the deadline passes or the parent's signal aborts. The
- * AbortController is created only if the function reads the signal.
+ * One bounded execution: the context signal it hands to `fn` (aborted at the deadline or when the
+ * caller's signal aborts; its AbortController is created only if `fn` reads it), its entry in the
+ * policy's timer queue, and its listener on the caller's signal — one object, so a call allocates
+ * little beyond its promises.
  */
-class DeadlineSignal implements SignalSource {
+class BoundedRun implements SignalSource, TimerEntry {
+  deadline = 0;
+  next: TimerEntry | undefined = undefined;
+  queued = false;
+  /** Set when the deadline passed. */
+  timedOutError: TimeoutExceededError | undefined;
+  /** Aggressive strategy: rejects the caller's promise at the deadline. */
+  releaseCaller: ((error: TimeoutExceededError) => void) | undefined;
   private controller: AbortController | undefined;
   private abortReason: unknown;
   private aborted = false;
   private parentSignal: AbortSignal | undefined;
+  private ownTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(private readonly parent: SignalSource) {}
+  constructor(
+    private readonly policy: TimeoutPolicy,
+    private readonly ctx: CallContext,
+    private readonly limitMs: number,
+    private readonly source: TimeoutSource,
+  ) {}
+
+  /** Starts the clock: the policy's shared queue, or a timer of its own for a shorter deadline. */
+  start(queue: TimerQueue): void {
+    if (this.source === 'timeout') queue.schedule(this);
+    else this.ownTimer = setTimeout(() => this.onTimeout(), this.limitMs);
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -49,31 +70,49 @@ class DeadlineSignal implements SignalSource {
       if (this.aborted) {
         controller.abort(this.abortReason);
       } else {
-        const parentSignal = this.parent.signal;
+        const parentSignal = this.ctx.signal;
         if (parentSignal.aborted) controller.abort(parentSignal.reason);
         else if (parentSignal !== NEVER_ABORTED) {
           this.parentSignal = parentSignal;
-          parentSignal.addEventListener('abort', this.onParentAbort, { once: true });
+          parentSignal.addEventListener('abort', this, { once: true });
         }
       }
     }
     return this.controller.signal;
   }
 
-  private readonly onParentAbort = (): void => {
+  /** The caller's signal aborted. */
+  handleEvent(): void {
     this.abort(this.parentSignal?.reason);
-  };
+  }
 
-  abort(reason: unknown): void {
+  onTimeout(): void {
+    const error = this.policy.timedOut(this.ctx, this.limitMs, this.source);
+    this.timedOutError = error;
+    this.abort(error);
+    if (this.releaseCaller !== undefined) {
+      this.detach();
+      this.releaseCaller(error);
+    }
+  }
+
+  /** `fn` settled: stop the clock and let go of the caller's signal. */
+  settle(queue: TimerQueue): void {
+    queue.cancel(this);
+    if (this.ownTimer !== undefined) clearTimeout(this.ownTimer);
+    this.detach();
+  }
+
+  private abort(reason: unknown): void {
     if (this.aborted) return;
     this.aborted = true;
     this.abortReason = reason;
     this.controller?.abort(reason);
   }
 
-  /** Detaches from the parent signal so a long-lived caller signal keeps no reference to us. */
-  release(): void {
-    this.parentSignal?.removeEventListener('abort', this.onParentAbort);
+  /** A long-lived caller signal keeps no reference to a finished run. */
+  private detach(): void {
+    this.parentSignal?.removeEventListener('abort', this);
     this.parentSignal = undefined;
   }
 }
@@ -111,53 +150,33 @@ export class TimeoutPolicy extends PolicyBase {
   /** @internal */
   [RUN]<T>(fn: PolicyFunction<T>, ctx: CallContext): Promise<T> {
     const remaining = remainingTimeMs();
+    // Deadlines of the policy's own duration share one timer; a shorter caller deadline gets its own.
     const source: TimeoutSource = remaining < this.timeoutMs ? 'deadline' : 'timeout';
     const limitMs = source === 'deadline' ? remaining : this.timeoutMs;
     if (limitMs <= 0 && source === 'deadline') {
       return Promise.reject(this.timedOut(ctx, limitMs, source));
     }
-
-    const deadlineSignal = new DeadlineSignal(ctx);
-    let timedOutError: TimeoutExceededError | undefined;
-    let releaseCaller: ((error: TimeoutExceededError) => void) | undefined;
-    const onDeadline = (): void => {
-      timedOutError = this.timedOut(ctx, limitMs, source);
-      deadlineSignal.abort(timedOutError);
-      if (releaseCaller !== undefined) {
-        deadlineSignal.release();
-        releaseCaller(timedOutError);
-      }
-    };
-    // Deadlines of the policy's own duration arrive in order and share one timer; a shorter
-    // caller deadline gets a timer of its own.
-    let entry: TimerEntry | undefined;
-    let ownTimer: ReturnType<typeof setTimeout> | undefined;
-    if (source === 'timeout') entry = this.queue.schedule(onDeadline);
-    else ownTimer = setTimeout(onDeadline, limitMs);
-    const settle = (): void => {
-      if (entry !== undefined) this.queue.cancel(entry);
-      if (ownTimer !== undefined) clearTimeout(ownTimer);
-      deadlineSignal.release();
-    };
-
-    const running = invoke(fn, ctx.withSignal(deadlineSignal)).then(
+    const run = new BoundedRun(this, ctx, limitMs, source);
+    run.start(this.queue);
+    const running = invoke(fn, ctx.withSignal(run)).then(
       (value) => {
-        settle();
+        run.settle(this.queue);
         return value;
       },
       (error: unknown) => {
-        settle();
-        throw timedOutError === undefined ? error : withCause(timedOutError, error);
+        run.settle(this.queue);
+        throw run.timedOutError === undefined ? error : withCause(run.timedOutError, error);
       },
     );
     if (this.strategy === 'cooperative') return running;
     return new Promise<T>((resolve, reject) => {
-      releaseCaller = reject;
+      run.releaseCaller = reject;
       running.then(resolve, reject);
     });
   }
 
-  private timedOut(ctx: CallContext, limitMs: number, source: TimeoutSource): TimeoutExceededError {
+  /** Counts and reports a deadline hit, and builds the error for it. @internal */
+  timedOut(ctx: CallContext, limitMs: number, source: TimeoutSource): TimeoutExceededError {
     const attributes = source === 'deadline' ? this.attributes.deadline : this.attributes.timeout;
     this.telemetry.count('timeouts', attributes);
     ctx.execution.addEvent(EVENT_TIMEOUT, attributes);

@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { TimerQueue } from './TimerQueue.js';
+import { type TimerEntry, TimerQueue } from './TimerQueue.js';
+
+const entry = (onTimeout: () => void): TimerEntry => ({
+  deadline: 0,
+  next: undefined,
+  queued: false,
+  onTimeout,
+});
 
 describe('TimerQueue', () => {
   beforeEach(() => vi.useFakeTimers());
@@ -9,9 +16,9 @@ describe('TimerQueue', () => {
   it('fires each callback exactly at its own deadline with a single timer', async () => {
     const queue = new TimerQueue(100);
     const fired: string[] = [];
-    queue.schedule(() => fired.push('a'));
+    queue.schedule(entry(() => fired.push('a')));
     await vi.advanceTimersByTimeAsync(40);
-    queue.schedule(() => fired.push('b'));
+    queue.schedule(entry(() => fired.push('b')));
     expect(vi.getTimerCount()).toBe(1);
     await vi.advanceTimersByTimeAsync(60);
     expect(fired).toEqual(['a']);
@@ -25,14 +32,16 @@ describe('TimerQueue', () => {
   it('lets its timer expire unreferenced once nothing is pending, and reuses it meanwhile', async () => {
     const queue = new TimerQueue(100);
     const fired: string[] = [];
-    const a = queue.schedule(() => fired.push('a'));
-    const b = queue.schedule(() => fired.push('b'));
+    const a = entry(() => fired.push('a'));
+    const b = entry(() => fired.push('b'));
+    queue.schedule(a);
+    queue.schedule(b);
     queue.cancel(b);
     queue.cancel(a);
     queue.cancel(a);
     expect(queue.size).toBe(0);
     await vi.advanceTimersByTimeAsync(50);
-    queue.schedule(() => fired.push('c'));
+    queue.schedule(entry(() => fired.push('c')));
     expect(vi.getTimerCount()).toBe(1);
     await vi.advanceTimersByTimeAsync(50);
     expect(fired).toEqual([]);
@@ -45,7 +54,9 @@ describe('TimerQueue', () => {
     vi.useRealTimers();
     const queue = new TimerQueue(60_000);
     const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    queue.cancel(queue.schedule(() => {}));
+    const idle = entry(() => {});
+    queue.schedule(idle);
+    queue.cancel(idle);
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(before);
   });
 
@@ -54,9 +65,9 @@ describe('TimerQueue', () => {
     let count = 0;
     const again = () => {
       count++;
-      if (count < 3) queue.schedule(again);
+      if (count < 3) queue.schedule(entry(again));
     };
-    queue.schedule(again);
+    queue.schedule(entry(again));
     await vi.advanceTimersByTimeAsync(10);
     expect(vi.getTimerCount()).toBe(1);
     await vi.advanceTimersByTimeAsync(20);
@@ -71,12 +82,11 @@ describe('TimerQueue', () => {
         async (plan) => {
           const queue = new TimerQueue(50);
           const fired: number[] = [];
-          const entries: ReturnType<TimerQueue['schedule']>[] = [];
           for (const [i, step] of plan.entries()) {
             await vi.advanceTimersByTimeAsync(step.gap);
-            const entry = queue.schedule(() => fired.push(i));
-            entries.push(entry);
-            if (step.cancel) queue.cancel(entry);
+            const scheduled = entry(() => fired.push(i));
+            queue.schedule(scheduled);
+            if (step.cancel) queue.cancel(scheduled);
           }
           await vi.advanceTimersByTimeAsync(1_000);
           expect(fired).toEqual(plan.flatMap((step, i) => (step.cancel ? [] : [i])));

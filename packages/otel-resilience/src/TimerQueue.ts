@@ -1,18 +1,25 @@
 import { monotonicNow } from './clock.js';
 
-/** A scheduled callback; pass it to {@link TimerQueue.cancel}. @internal */
+/**
+ * Something a {@link TimerQueue} calls back. The queue links the entries themselves, so
+ * scheduling allocates nothing. @internal
+ */
 export interface TimerEntry {
-  readonly deadline: number;
-  callback: (() => void) | undefined;
+  /** Set by {@link TimerQueue.schedule}: monotonic ms at which `onTimeout` runs. */
+  deadline: number;
+  /** Set by the queue: the entry scheduled after this one. */
   next: TimerEntry | undefined;
+  /** Set by the queue: whether the entry is waiting to fire. */
+  queued: boolean;
+  onTimeout(): void;
 }
 
 /**
  * Timers that all share one duration. Their deadlines arrive in the order they were scheduled, so
  * a FIFO list served by a single `setTimeout` replaces one timer per call: scheduling and
- * cancelling are O(1) and allocate one small object. When the queue empties its timer is left to
- * expire but unreferenced, so an idle queue never keeps the process alive and a steady stream of
- * short calls does not create and clear a Node timer on every call.
+ * cancelling are O(1) and allocate nothing. When the queue empties its timer is left to expire but
+ * unreferenced, so an idle queue never keeps the process alive and a steady stream of short calls
+ * does not create and clear a Node timer on every call.
  * @internal
  */
 export class TimerQueue {
@@ -26,13 +33,11 @@ export class TimerQueue {
 
   constructor(readonly durationMs: number) {}
 
-  /** Calls `callback` `durationMs` from now unless cancelled first. */
-  schedule(callback: () => void): TimerEntry {
-    const entry: TimerEntry = {
-      deadline: monotonicNow() + this.durationMs,
-      callback,
-      next: undefined,
-    };
+  /** Calls `entry.onTimeout()` `durationMs` from now unless cancelled first. */
+  schedule(entry: TimerEntry): void {
+    entry.deadline = monotonicNow() + this.durationMs;
+    entry.next = undefined;
+    entry.queued = true;
     if (this.tail === undefined) this.head = entry;
     else this.tail.next = entry;
     this.tail = entry;
@@ -44,13 +49,12 @@ export class TimerQueue {
       this.timer.ref();
       this.referenced = true;
     }
-    return entry;
   }
 
   /** Cancels `entry` (a no-op when it already fired or was cancelled). */
   cancel(entry: TimerEntry): void {
-    if (entry.callback === undefined) return;
-    entry.callback = undefined;
+    if (!entry.queued) return;
+    entry.queued = false;
     this.pending--;
     if (this.pending === 0) {
       this.head = this.tail = undefined;
@@ -62,17 +66,13 @@ export class TimerQueue {
     }
     // Calls mostly finish in the order they started, so dropping cancelled entries from the head
     // keeps the list as short as the number of calls actually in flight.
-    this.dropCancelledHead();
+    while (this.head !== undefined && !this.head.queued) this.head = this.head.next;
+    if (this.head === undefined) this.tail = undefined;
   }
 
-  /** Number of callbacks waiting to fire. */
+  /** Number of entries waiting to fire. */
   get size(): number {
     return this.pending;
-  }
-
-  private dropCancelledHead(): void {
-    while (this.head !== undefined && this.head.callback === undefined) this.head = this.head.next;
-    if (this.head === undefined) this.tail = undefined;
   }
 
   private arm(delayMs: number): void {
@@ -86,14 +86,13 @@ export class TimerQueue {
     const now = monotonicNow();
     try {
       let entry = this.head;
-      while (entry !== undefined && (entry.callback === undefined || entry.deadline <= now)) {
-        const callback = entry.callback;
+      while (entry !== undefined && (!entry.queued || entry.deadline <= now)) {
         this.head = entry.next;
         if (this.head === undefined) this.tail = undefined;
-        if (callback !== undefined) {
-          entry.callback = undefined;
+        if (entry.queued) {
+          entry.queued = false;
           this.pending--;
-          callback();
+          entry.onTimeout();
         }
         entry = this.head;
       }
