@@ -17,7 +17,7 @@ import { type BrokenCircuitError, isBrokenCircuitError } from './errors/BrokenCi
 import { TimeoutExceededError } from './errors/TimeoutExceededError.js';
 import { timeout } from './TimeoutPolicy.js';
 import { series } from './telemetry/metrics.js';
-import { points, useTestTelemetry } from './testing/otel.js';
+import { captureDiag, points, useTestTelemetry } from './testing/otel.js';
 import { wrap } from './wrap.js';
 
 const transient = () => Object.assign(new Error('connection reset'), { code: 'ECONNRESET' });
@@ -311,14 +311,7 @@ describe('circuitBreaker', () => {
     });
 
     it('a throwing listener is reported through diag and breaks nothing', async () => {
-      const logger = {
-        error: vi.fn(),
-        warn: vi.fn(),
-        info: vi.fn(),
-        debug: vi.fn(),
-        verbose: vi.fn(),
-      };
-      diag.setLogger(logger, DiagLogLevel.ERROR);
+      const logger = captureDiag(DiagLogLevel.ERROR);
       const policy = breaker();
       const after = vi.fn();
       policy.onOpen(() => {
@@ -381,10 +374,7 @@ describe('circuitBreaker', () => {
     });
 
     it('a throwing predicate counts the error as a failure', async () => {
-      diag.setLogger(
-        { error: vi.fn(), warn: vi.fn(), info: vi.fn(), debug: vi.fn(), verbose: vi.fn() },
-        DiagLogLevel.ERROR,
-      );
+      captureDiag(DiagLogLevel.ERROR);
       const policy = breaker({
         breaker: countBasedBreaker({ windowSize: 1 }),
         isFailure: () => {
@@ -643,14 +633,7 @@ describe('circuitBreaker', () => {
     });
 
     it('works with an asynchronous store, and store failures never reach the caller', async () => {
-      const logger = {
-        error: vi.fn(),
-        warn: vi.fn(),
-        info: vi.fn(),
-        debug: vi.fn(),
-        verbose: vi.fn(),
-      };
-      diag.setLogger(logger, DiagLogLevel.WARN);
+      const logger = captureDiag(DiagLogLevel.WARN);
       const saved: CircuitBreakerSnapshot[] = [];
       const store: CircuitBreakerStateStore = {
         load: async () =>
@@ -681,14 +664,7 @@ describe('circuitBreaker', () => {
     });
 
     it('ignores malformed or older remote snapshots', async () => {
-      const logger = {
-        error: vi.fn(),
-        warn: vi.fn(),
-        info: vi.fn(),
-        debug: vi.fn(),
-        verbose: vi.fn(),
-      };
-      diag.setLogger(logger, DiagLogLevel.WARN);
+      const logger = captureDiag(DiagLogLevel.WARN);
       const listeners: Array<(s: CircuitBreakerSnapshot) => void> = [];
       const store: CircuitBreakerStateStore = {
         load: () => undefined,
@@ -711,10 +687,7 @@ describe('circuitBreaker', () => {
     });
 
     it('a throwing store is reported, never thrown', () => {
-      diag.setLogger(
-        { error: vi.fn(), warn: vi.fn(), info: vi.fn(), debug: vi.fn(), verbose: vi.fn() },
-        DiagLogLevel.ERROR,
-      );
+      captureDiag(DiagLogLevel.ERROR);
       const store: CircuitBreakerStateStore = {
         load: () => {
           throw new Error('down');

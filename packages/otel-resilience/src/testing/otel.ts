@@ -1,4 +1,11 @@
-import { context, metrics, trace } from '@opentelemetry/api';
+import {
+  context,
+  type DiagLogFunction,
+  DiagLogLevel,
+  diag,
+  metrics,
+  trace,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AggregationTemporality,
@@ -14,7 +21,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { afterEach, beforeEach } from 'vitest';
+import { afterEach, beforeEach, type Mock, vi } from 'vitest';
 
 /**
  * A real OpenTelemetry SDK (tracer + meter providers, in-memory exporters) registered globally for
@@ -91,4 +98,16 @@ export function useTestTelemetry(): Omit<TestTelemetry, 'uninstall'> {
     return current;
   };
   return { spans: () => active().spans(), collect: () => active().collect() };
+}
+
+/**
+ * Routes the OpenTelemetry diag logger to mocks at `level` (default WARN) and returns them;
+ * call `diag.disable()` after the test.
+ */
+export function captureDiag(
+  level: DiagLogLevel = DiagLogLevel.WARN,
+): Record<'error' | 'warn' | 'info' | 'debug' | 'verbose', Mock<DiagLogFunction>> {
+  const logger = { error: vi.fn(), warn: vi.fn(), info: vi.fn(), debug: vi.fn(), verbose: vi.fn() };
+  diag.setLogger(logger, level);
+  return logger;
 }
