@@ -117,6 +117,23 @@ export class BulkheadPolicy extends PolicyBase {
     }).then(() => this.start(fn, ctx));
   }
 
+  /**
+   * Takes a free slot at once if there is one — no queueing, nothing counted as rejected — for
+   * work whose end is not a promise (an inbound request, until its response closes). Free it with
+   * {@link freeSlot}. @internal
+   */
+  tryTakeSlot(): boolean {
+    if (this.running >= this.maxConcurrent) return false;
+    this.running++;
+    this.activeSeries.value++;
+    return true;
+  }
+
+  /** Frees a slot taken with {@link tryTakeSlot}: the oldest queued call gets it. @internal */
+  freeSlot(): void {
+    this.release();
+  }
+
   /** Runs `fn` in a slot already counted as taken, freeing it when `fn` settles. */
   private start<T>(fn: PolicyFunction<T>, ctx: CallContext): Promise<T> {
     return invoke(fn, ctx).then(this.onSuccess as (value: T) => T, this.onFailure);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { currentDeadlineScope, remainingTimeMs, runWithDeadline } from './DeadlineContext.js';
 import { isAbortedError } from './errors/AbortedError.js';
@@ -55,6 +56,16 @@ describe('deadline context', () => {
     );
     await expect(result).rejects.toSatisfy(isAbortedError);
     expect(fn).not.toHaveBeenCalled();
+  });
+
+  it('keeps its store on a global symbol, so every copy of the package (ESM and CJS) shares it', () => {
+    const shared = (globalThis as Record<symbol, unknown>)[
+      Symbol.for('otel-resilience.deadline-scope')
+    ] as AsyncLocalStorage<unknown>;
+    expect(shared).toBeInstanceOf(AsyncLocalStorage);
+    runWithDeadline({ timeoutMs: 1_000 }, () => {
+      expect(shared.getStore()).toBe(currentDeadlineScope());
+    });
   });
 
   it('rejects a bad timeout naming it', () => {

@@ -24,8 +24,14 @@ export interface RunWithDeadlineOptions {
 }
 
 // Created at module load but enabled only by the first run(): reading an unused store is free, and
-// Node installs its async hooks only once a scope is actually entered.
-const storage = new AsyncLocalStorage<DeadlineScope>();
+// Node installs its async hooks only once a scope is actually entered. Kept on a global symbol so
+// that every copy of this module in a process — the ESM and CJS builds side by side, or two
+// installed versions — shares one store: an inbound middleware loaded through `import` must be seen
+// by an outbound interceptor loaded through `require`.
+const STORE_KEY = Symbol.for('otel-resilience.deadline-scope');
+const globalStore = globalThis as { [STORE_KEY]?: AsyncLocalStorage<DeadlineScope> };
+globalStore[STORE_KEY] ??= new AsyncLocalStorage<DeadlineScope>();
+const storage: AsyncLocalStorage<DeadlineScope> = globalStore[STORE_KEY];
 
 /**
  * Runs `fn` inside a deadline scope carried through every `await` below it. A nested scope can
@@ -64,4 +70,13 @@ export function remainingTimeMs(): number {
     return Number.POSITIVE_INFINITY;
   }
   return Math.max(0, scope.deadline - monotonicNow());
+}
+
+/**
+ * Runs `fn` with exactly `scope` as the current deadline scope (no nesting rule applied): for an
+ * owner whose scope is a live object, like an inbound request whose route may set a longer limit
+ * than the server-wide default before the handler runs. @internal
+ */
+export function runInDeadlineScope<T>(scope: DeadlineScope, fn: () => T): T {
+  return storage.run(scope, fn);
 }

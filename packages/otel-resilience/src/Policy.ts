@@ -3,14 +3,19 @@ import type { Classifier } from './classification/Classifier.js';
 import { defaultClassifier } from './classification/Classifier.js';
 import { monotonicNow } from './clock.js';
 import { currentDeadlineScope } from './DeadlineContext.js';
-import { CallContext, type PolicyFunction, signalSourceOf } from './ExecuteContext.js';
+import {
+  CallContext,
+  type PolicyFunction,
+  type SignalSource,
+  signalSourceOf,
+} from './ExecuteContext.js';
 import { AbortedError } from './errors/AbortedError.js';
 import { localDurationsActive } from './telemetry/durations.js';
 import { Execution } from './telemetry/Execution.js';
 import { instruments } from './telemetry/metrics.js';
 import { PolicyTelemetry } from './telemetry/PolicyTelemetry.js';
 import { tracer } from './telemetry/tracer.js';
-import { checkName } from './validate.js';
+import { checkAttributes, checkName } from './validate.js';
 
 /** Internal entry point policies use to run inside a call another policy started. @internal */
 export const RUN: unique symbol = Symbol('otel-resilience.run');
@@ -40,6 +45,13 @@ export interface PolicyOptions {
   readonly name?: string;
   /** Classifier naming failures in telemetry (and, for retry, deciding). Default: {@link defaultClassifier}. */
   readonly classifier?: Classifier;
+  /**
+   * Constant attributes added to this policy's spans, duration histograms and counter/gauge series
+   * (for example `{ 'server.address': host }` on an HTTP client's per-host pipeline). Values must
+   * be bounded: one per policy, never an id or a URL. Keys may not override the package's own
+   * (`resilience.*`, `error.type`). Default: none.
+   */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 /** Shared implementation of {@link Policy.execute}. @internal */
@@ -50,7 +62,11 @@ export abstract class PolicyBase implements Policy {
 
   constructor(options: PolicyOptions | undefined, defaultName: string) {
     this.name = options?.name === undefined ? defaultName : checkName('name', options.name);
-    this.telemetry = new PolicyTelemetry(this.name, options?.classifier ?? defaultClassifier);
+    this.telemetry = new PolicyTelemetry(
+      this.name,
+      options?.classifier ?? defaultClassifier,
+      checkAttributes('attributes', options?.attributes),
+    );
   }
 
   execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T> {
@@ -99,6 +115,39 @@ export function executeCall<T>(
       throw error;
     },
   );
+}
+
+/**
+ * Runs `fn` under `policy` without a call span or call/attempt duration: for adapters whose
+ * framework already traces and measures the unit of work (an inbound HTTP request has its server
+ * span and `http.server.request.duration`). The policy's own counters and gauges (bulkhead load,
+ * breaker states, rejections) still record; its span events are dropped with the span.
+ */
+export function executeQuietly<T>(
+  policy: Policy,
+  fn: PolicyFunction<T>,
+  signal?: AbortSignal,
+): Promise<T> {
+  const effective = signal ?? currentDeadlineScope()?.signal;
+  if (effective?.aborted) return Promise.reject(new AbortedError(effective.reason));
+  return runQuietly(policy, fn, signalSourceOf(effective));
+}
+
+/**
+ * {@link executeQuietly} with a signal read only if a policy needs it (a bulkhead queueing the
+ * call, a breaker judging a failure): an inbound request creates its AbortController only then.
+ * @internal
+ */
+export function runQuietly<T>(
+  policy: Policy,
+  fn: PolicyFunction<T>,
+  source: SignalSource,
+): Promise<T> {
+  if (!(policy instanceof PolicyBase)) {
+    throw new TypeError(`executeQuietly() needs a policy, got ${String(policy)}`);
+  }
+  const execution = new Execution(policy.telemetry, undefined, instruments(), false, 0);
+  return policy[RUN](fn, new CallContext(execution, 1, source));
 }
 
 /**

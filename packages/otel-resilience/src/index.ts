@@ -61,6 +61,7 @@ export {
   DEFAULT_RETRYABLE,
   defaultClassifier,
 } from './classification/Classifier.js';
+export { causeChain } from './classification/causeChain.js';
 export {
   type CategoryStrategy,
   DEFAULT_DECISION_MATRIX,
@@ -99,7 +100,36 @@ export {
   fallback,
   withFallback,
 } from './FallbackPolicy.js';
-export type { Policy, PolicyOptions } from './Policy.js';
+export {
+  type CheckReport,
+  HEALTH_STATUSES,
+  type HealthCheck,
+  type HealthCheckOptions,
+  type HealthCheckResult,
+  HealthRegistry,
+  type HealthReport,
+  type HealthStatus,
+} from './health/HealthRegistry.js';
+export { type HttpAnswer, jsonAnswer, writeAnswer } from './http/HttpAnswer.js';
+export {
+  InboundGuard,
+  type InboundGuardOptions,
+  InboundRoute,
+  type InboundRouteOptions,
+  MAX_ROUTE_TEMPLATES,
+  type RouteCircuitBreakerOptions,
+  type SheddingOptions,
+} from './http/InboundGuard.js';
+export { type BeginOptions, InboundRequest } from './http/InboundRequest.js';
+export {
+  type AuthorizeHook,
+  checkEndpointPath,
+  EndpointProtection,
+  HealthEndpoints,
+  type HealthEndpointsOptions,
+  type ProtectedEndpointOptions,
+} from './http/OperationalEndpoints.js';
+export { executeQuietly, type Policy, type PolicyOptions } from './Policy.js';
 export {
   type BatchAttempt,
   type BatchFailure,
@@ -129,12 +159,16 @@ export {
   timeout,
 } from './TimeoutPolicy.js';
 export * from './telemetry/attributes.js';
+export { BoundedLabels } from './telemetry/BoundedLabels.js';
 export {
   DURATION_BUCKETS_SECONDS,
+  type HistogramKey,
+  HTTP_DURATION_BUCKETS_SECONDS,
   type InstrumentKind,
   METRICS,
   type MetricDefinition,
   type MetricKey,
+  type ObservedKey,
 } from './telemetry/catalogue.js';
 export { ResilienceMetricProducer } from './telemetry/ResilienceMetricProducer.js';
 export { SCOPE_NAME, VERSION } from './version.js';

@@ -74,3 +74,28 @@ export function checkName(option: string, value: unknown): string {
   }
   return value;
 }
+
+/**
+ * Constant policy attributes: a plain object of non-empty string values whose keys do not collide
+ * with the package's own attributes (which would make series ambiguous).
+ */
+export function checkAttributes(
+  option: string,
+  value: unknown,
+): Readonly<Record<string, string>> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${option} must be an object of string values, got ${show(value)}`);
+  }
+  const checked: Record<string, string> = {};
+  for (const [key, entry] of Object.entries(value)) {
+    if (key.startsWith('resilience.') || key === 'error.type') {
+      throw new TypeError(`${option} may not set the reserved attribute ${JSON.stringify(key)}`);
+    }
+    if (typeof entry !== 'string' || entry.length === 0) {
+      throw new TypeError(`${option}.${key} must be a non-empty string, got ${show(entry)}`);
+    }
+    checked[key] = entry;
+  }
+  return Object.freeze(checked);
+}

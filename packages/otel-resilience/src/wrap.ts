@@ -2,7 +2,7 @@ import type { CallContext, PolicyFunction } from './ExecuteContext.js';
 import { type Policy, PolicyBase, type PolicyOptions, RUN } from './Policy.js';
 
 /** Options of a pipeline made by {@link wrap}. */
-export type PipelineOptions = Pick<PolicyOptions, 'name' | 'classifier'>;
+export type PipelineOptions = Pick<PolicyOptions, 'name' | 'classifier' | 'attributes'>;
 
 /**
  * Policies run one inside the other as one logical call: `wrap(a, b, c).execute(fn)` runs

@@ -7,6 +7,7 @@ import type {
   ClassificationRule,
   ErrorCategory,
 } from './Classification.js';
+import { causeChain } from './causeChain.js';
 import { errorTypeOf } from './errorType.js';
 import { retryAfterHintOf } from './retryAfter.js';
 
@@ -24,9 +25,6 @@ export const DEFAULT_RETRYABLE: Readonly<Record<ErrorCategory, boolean>> = {
   configuration: false,
   data: false,
 };
-
-/** How deep the `cause` chain is followed (guards against cycles and pathological nesting). */
-const MAX_CAUSE_DEPTH = 8;
 
 /** Options of a {@link Classifier}. */
 export interface ClassifierOptions {
@@ -112,18 +110,6 @@ function build(
   return retryAfterMs === undefined
     ? { category, retryable, errorType }
     : { category, retryable, errorType, retryAfterMs };
-}
-
-function causeChain(error: unknown): unknown[] {
-  const chain: unknown[] = [error];
-  let current = error;
-  while (chain.length < MAX_CAUSE_DEPTH && typeof current === 'object' && current !== null) {
-    const cause = (current as { cause?: unknown }).cause;
-    if (cause === undefined || cause === null || chain.includes(cause)) break;
-    chain.push(cause);
-    current = cause;
-  }
-  return chain;
 }
 
 /** The classifier used when a policy is not given one. Adapters register their rules on it. */

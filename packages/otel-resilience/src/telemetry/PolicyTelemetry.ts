@@ -7,10 +7,8 @@ import {
   ATTR_RESILIENCE_NAME,
   ATTR_RESILIENCE_OUTCOME,
 } from './attributes.js';
-import type { MetricKey } from './catalogue.js';
+import type { ObservedKey } from './catalogue.js';
 import { type Series, series } from './metrics.js';
-
-type CounterKey = Exclude<MetricKey, 'callDuration' | 'attemptDuration'>;
 
 /**
  * The telemetry identity of one policy: its name, the classifier that names its errors, and
@@ -29,12 +27,14 @@ export class PolicyTelemetry {
     /** The user-chosen name reported as `resilience.name`. */
     readonly name: string,
     readonly classifier: Classifier,
+    /** Constant attributes on every span and series of this policy (already validated). */
+    readonly attributes?: Readonly<Record<string, string>>,
   ) {
     this.callSpanName = `resilience ${name}`;
     this.attemptSpanName = `resilience ${name} attempt`;
     this.spanOptions = Object.freeze({
       kind: SpanKind.INTERNAL,
-      attributes: Object.freeze({ [ATTR_RESILIENCE_NAME]: name }),
+      attributes: Object.freeze({ [ATTR_RESILIENCE_NAME]: name, ...attributes }),
     });
   }
 
@@ -46,8 +46,13 @@ export class PolicyTelemetry {
     if (attributes === undefined) {
       attributes =
         failure === undefined
-          ? { [ATTR_RESILIENCE_NAME]: this.name, [ATTR_RESILIENCE_OUTCOME]: outcome }
+          ? {
+              ...this.attributes,
+              [ATTR_RESILIENCE_NAME]: this.name,
+              [ATTR_RESILIENCE_OUTCOME]: outcome,
+            }
           : {
+              ...this.attributes,
               [ATTR_RESILIENCE_NAME]: this.name,
               [ATTR_RESILIENCE_OUTCOME]: outcome,
               [ATTR_ERROR_TYPE]: failure.errorType,
@@ -62,18 +67,18 @@ export class PolicyTelemetry {
    * The series of counter/gauge `key` for this policy with extra attributes (values must be
    * bounded). Cached per policy, shared process-wide by name.
    */
-  series(key: CounterKey, extra?: Readonly<Record<string, string>>): Series {
+  series(key: ObservedKey, extra?: Readonly<Record<string, string>>): Series {
     const id = extra === undefined ? key : `${key}|${Object.values(extra).join('|')}`;
     let found = this.seriesCache.get(id);
     if (found === undefined) {
-      found = series(key, { [ATTR_RESILIENCE_NAME]: this.name, ...extra });
+      found = series(key, { ...this.attributes, [ATTR_RESILIENCE_NAME]: this.name, ...extra });
       this.seriesCache.set(id, found);
     }
     return found;
   }
 
   /** Adds 1 to counter `key`. */
-  count(key: CounterKey, extra?: Readonly<Record<string, string>>): void {
+  count(key: ObservedKey, extra?: Readonly<Record<string, string>>): void {
     this.series(key, extra).value++;
   }
 }

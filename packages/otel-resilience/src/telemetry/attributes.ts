@@ -31,6 +31,39 @@ export const ATTR_ATTEMPTS = 'resilience.attempts';
 /** Milliseconds waited before the next attempt (span event attribute only). */
 export const ATTR_RETRY_DELAY_MS = 'resilience.retry.delay_ms';
 
+/** Stable semconv `http.route`: the matched route template, `_OTHER` when no route matched. */
+export const ATTR_HTTP_ROUTE = 'http.route';
+/** `http.route` of requests no route template matched (or refused before routing). */
+export const UNMATCHED_ROUTE = '_OTHER';
+/** Stable semconv `http.request.method` (`_OTHER` for methods outside the known set). */
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+/** The methods the HTTP semantic conventions enumerate; any other is reported as `_OTHER`. */
+export const KNOWN_HTTP_METHODS: ReadonlySet<string> = new Set([
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'QUERY',
+  'TRACE',
+]);
+
+/** The `http.request.method` value of `method` (any case): itself upper-cased if known, else `_OTHER`. */
+export function httpMethodLabel(method: string | undefined): string {
+  const upper = (method ?? '').toUpperCase();
+  return KNOWN_HTTP_METHODS.has(upper) ? upper : '_OTHER';
+}
+
+/** Stable semconv `http.response.status_code`. */
+export const ATTR_HTTP_RESPONSE_STATUS_CODE = 'http.response.status_code';
+/** Stable semconv `url.scheme`. */
+export const ATTR_URL_SCHEME = 'url.scheme';
+/** Why an inbound guard answered a request itself: see {@link InboundRejectionReason}. */
+export const ATTR_REJECTION_REASON = 'resilience.rejection.reason';
+
 /** Outcome of a logical call. */
 export type CallOutcome = 'success' | 'success_after_retry' | 'failure';
 /** Outcome of one attempt. */
@@ -51,6 +84,13 @@ export type RetryDecisionReason =
   | 'retry_after_too_long'
   | 'aborted';
 
+/**
+ * Why an inbound guard answered instead of the handler: `shed` (concurrency and queue full),
+ * `circuit_open` (the route's breaker refused), `timeout` (the handler ran out of time),
+ * `deadline_exceeded` (the caller's deadline header had already expired on arrival).
+ */
+export type InboundRejectionReason = 'shed' | 'circuit_open' | 'timeout' | 'deadline_exceeded';
+
 /** Span event names. */
 export const EVENT_RETRY = 'resilience.retry';
 export const EVENT_RETRY_SKIPPED = 'resilience.retry.skipped';
@@ -60,3 +100,4 @@ export const EVENT_CIRCUIT_REJECTION = 'resilience.circuit_breaker.rejection';
 export const EVENT_TIMEOUT = 'resilience.timeout';
 export const EVENT_FALLBACK = 'resilience.fallback';
 export const EVENT_BULKHEAD_REJECTION = 'resilience.bulkhead.rejection';
+export const EVENT_INBOUND_REJECTION = 'resilience.http.server.rejection';

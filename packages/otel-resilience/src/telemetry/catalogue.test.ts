@@ -6,8 +6,14 @@ import { renderMetricsTable } from './telemetryTable.js';
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 describe('metric catalogue', () => {
-  it('names every instrument under resilience. with a UCUM unit and bounded attributes', () => {
+  it('names every instrument under resilience. (or by the semantic conventions) with a UCUM unit and bounded attributes', () => {
+    // The one semantic-convention instrument: emitted only when no HTTP instrumentation does.
+    const semconv = new Set(['http.server.request.duration']);
     for (const metric of Object.values(METRICS)) {
+      if (semconv.has(metric.name)) {
+        expect(metric.attributes).toContain('http.route');
+        continue;
+      }
       expect(metric.name).toMatch(/^resilience\.[a-z_.]+$/);
       expect(
         metric.kind === 'histogram' ? metric.unit === 's' : /^\{[a-z]+\}$/.test(metric.unit),

@@ -3,12 +3,17 @@ import {
   ATTR_CIRCUIT_STATE,
   ATTR_ERROR_CATEGORY,
   ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_REJECTION_REASON,
   ATTR_RESILIENCE_NAME,
   ATTR_RESILIENCE_OUTCOME,
   ATTR_RETRY_DECISION,
   ATTR_RETRY_REASON,
   ATTR_TIMEOUT_SOURCE,
   ATTR_TIMEOUT_STRATEGY,
+  ATTR_URL_SCHEME,
 } from './attributes.js';
 
 /** Instrument kinds used by the catalogue. */
@@ -145,7 +150,51 @@ export const METRICS = {
       ATTR_ERROR_CATEGORY,
     ],
   },
+  inboundRejections: {
+    name: 'resilience.http.server.rejections',
+    kind: 'counter',
+    unit: '{request}',
+    description:
+      'Inbound requests the middleware answered itself instead of the handler: shed, circuit_open, timeout or deadline_exceeded.',
+    attributes: [ATTR_RESILIENCE_NAME, ATTR_HTTP_ROUTE, ATTR_REJECTION_REASON],
+  },
+  invalidDeadlineHeaders: {
+    name: 'resilience.http.server.invalid_deadline_headers',
+    kind: 'counter',
+    unit: '{request}',
+    description: 'Inbound deadline headers that could not be parsed and were ignored.',
+    attributes: [ATTR_RESILIENCE_NAME],
+  },
+  httpServerDuration: {
+    name: 'http.server.request.duration',
+    kind: 'histogram',
+    unit: 's',
+    description:
+      'Duration of inbound HTTP requests (semantic conventions); emitted by the middleware only when its serverMetrics option is on, for apps without the http instrumentation.',
+    attributes: [
+      ATTR_HTTP_REQUEST_METHOD,
+      ATTR_HTTP_ROUTE,
+      ATTR_HTTP_RESPONSE_STATUS_CODE,
+      ATTR_URL_SCHEME,
+      ATTR_ERROR_TYPE,
+    ],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** Key of an instrument in {@link METRICS}. */
 export type MetricKey = keyof typeof METRICS;
+
+/** Keys of the histograms in {@link METRICS}. */
+export type HistogramKey = {
+  [K in MetricKey]: (typeof METRICS)[K]['kind'] extends 'histogram' ? K : never;
+}[MetricKey];
+
+/** Keys of the counters, up-down counters and gauges in {@link METRICS}. */
+export type ObservedKey = Exclude<MetricKey, HistogramKey>;
+
+/**
+ * Bucket boundaries (seconds) of `http.server.request.duration`: the semantic conventions'.
+ */
+export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];

@@ -7,7 +7,14 @@ import {
   type Observable,
 } from '@opentelemetry/api';
 import { SCOPE_NAME, VERSION } from '../version.js';
-import { DURATION_BUCKETS_SECONDS, METRICS, type MetricKey } from './catalogue.js';
+import {
+  DURATION_BUCKETS_SECONDS,
+  type HistogramKey,
+  HTTP_DURATION_BUCKETS_SECONDS,
+  METRICS,
+  type MetricKey,
+  type ObservedKey,
+} from './catalogue.js';
 
 /*
  * Why counters and gauges are kept here rather than recorded through the SDK on each call: with
@@ -30,8 +37,6 @@ export class Series implements Reading {
   value = 0;
   constructor(readonly attributes: Attributes) {}
 }
-
-type ObservedKey = Exclude<MetricKey, 'callDuration' | 'attemptDuration'>;
 
 const OBSERVED_KEYS = (Object.keys(METRICS) as MetricKey[]).filter(
   (key): key is ObservedKey => METRICS[key].kind !== 'histogram',
@@ -82,6 +87,7 @@ export interface BoundInstruments {
   readonly recording: boolean;
   readonly callDuration: Histogram;
   readonly attemptDuration: Histogram;
+  readonly httpServerDuration: Histogram;
 }
 
 const noopHistogramPrototype = Object.getPrototypeOf(createNoopMeter().createHistogram('noop'));
@@ -97,12 +103,14 @@ export function instruments(): BoundInstruments {
   return bound;
 }
 
-function histogram(provider: MeterProvider, key: 'callDuration' | 'attemptDuration'): Histogram {
+function histogram(provider: MeterProvider, key: HistogramKey): Histogram {
   const def = METRICS[key];
+  const boundaries =
+    key === 'httpServerDuration' ? HTTP_DURATION_BUCKETS_SECONDS : DURATION_BUCKETS_SECONDS;
   return provider.getMeter(SCOPE_NAME, VERSION).createHistogram(def.name, {
     unit: def.unit,
     description: def.description,
-    advice: { explicitBucketBoundaries: [...DURATION_BUCKETS_SECONDS] },
+    advice: { explicitBucketBoundaries: [...boundaries] },
   });
 }
 
@@ -131,6 +139,7 @@ function bind(provider: MeterProvider): BoundInstruments {
     recording: Object.getPrototypeOf(callDuration) !== noopHistogramPrototype,
     callDuration,
     attemptDuration: histogram(provider, 'attemptDuration'),
+    httpServerDuration: histogram(provider, 'httpServerDuration'),
   };
 }
 
