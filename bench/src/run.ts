@@ -25,6 +25,8 @@ import {
   wrap,
 } from 'otel-resilience';
 import { type BenchCase, type BenchResult, median, runCases } from './harness.js';
+import { retryStormSection } from './http/retryStorm.js';
+import { throughputSection } from './http/throughput.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 3 : 9;
@@ -356,6 +358,18 @@ async function main(): Promise<void> {
     .filter(([name, ok]) => !ok && whyNotMet[name] !== undefined)
     .map(([name]) => `- **${name}** — ${whyNotMet[name]}`)
     .join('\n');
+  console.log('HTTP adapters: throughput (autocannon, servers in child processes)');
+  const throughput = await throughputSection({
+    rounds: QUICK ? 2 : 6,
+    seconds: QUICK ? 2 : 5,
+    connections: 50,
+  });
+  console.log('HTTP adapters: retry storm scenarios');
+  const storm = await retryStormSection({
+    ratePerSecond: 50,
+    durationMs: QUICK ? 3_000 : 10_000,
+    rounds: QUICK ? 1 : 3,
+  });
   const report = `# Benchmarks
 
 Produced by \`pnpm bench\` (\`node --expose-gc --import tsx bench/src/run.ts\`), which writes this
@@ -365,7 +379,8 @@ better. Numbers from a noisy shared machine: compare ratios within one run, not 
 
 - Node ${process.version}, ${process.platform}/${process.arch}, ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB
 - Peers: cockatiel 3.2.1 and opossum 9.0.0 (the newest releases that run on Node 20; cockatiel 4
-  and opossum 10 require Node 22+)
+  and opossum 10 require Node 22+), axios-retry 4.5.0 with axios 1.21.1, Express 5.3.0, Koa 3.3.0,
+  autocannon 8.0.0
 - "telemetry on": a real \`@opentelemetry/sdk-metrics\` 2.x MeterProvider with a reader registered
   globally (cockatiel and opossum emit no OpenTelemetry, so they are unaffected)
 - Generated ${new Date().toISOString().slice(0, 10)}
@@ -407,7 +422,9 @@ Success path with calls spread round-robin over N distinct breakers.
 | breakers | per call (median) |
 |---:|---:|
 ${fanOut.map(([n, ns]) => `| ${n.toLocaleString('en')} | ${fmt(ns)} |`).join('\n')}
-`;
+
+${throughput}
+${storm}`;
   const target = new URL('../../BENCHMARKS.md', import.meta.url);
   if (!QUICK) writeFileSync(target, report);
   console.log(report);
