@@ -1,0 +1,165 @@
+import knexFactory, { type Knex } from 'knex';
+import { constantBackoff } from 'otel-resilience';
+import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { isUnknownCommitOutcomeError, UnknownCommitOutcomeError } from './errors.js';
+import {
+  describeDatabase,
+  MARIADB,
+  MYSQL_URL,
+  PG_URL,
+  POSTGRES,
+  QUIET_LOG,
+} from './testing/databases.js';
+import { FaultProxy } from './testing/FaultProxy.js';
+import { adminKnex, uniqueName } from './testing/faults.js';
+import { withResilience } from './withResilience.js';
+
+const fast = { backoff: constantBackoff(20) };
+
+for (const target of [POSTGRES, MARIADB]) {
+  const dialect = target.dialect as 'postgresql' | 'mysql';
+  const url = dialect === 'postgresql' ? PG_URL : MYSQL_URL;
+
+  await describeDatabase(target, 'COMMIT acknowledgements lost in flight', () => {
+    let admin: Knex;
+    let proxy: FaultProxy;
+    const opened: Knex[] = [];
+    const table = uniqueName('co');
+    const proxied = (): Knex => {
+      const db = knexFactory({
+        client: dialect === 'postgresql' ? 'pg' : 'mysql2',
+        connection: proxy.url(url),
+        log: QUIET_LOG,
+        pool: { min: 0, max: 2 },
+      });
+      opened.push(db);
+      return db;
+    };
+    const rows = async () => (await admin(table).orderBy('tag').pluck('tag')) as string[];
+
+    beforeAll(async () => {
+      admin = adminKnex(dialect);
+      await admin.schema.createTable(table, (t) => {
+        t.increments('id');
+        t.string('tag').notNullable();
+      });
+    });
+    beforeEach(async () => {
+      // A proxy per test: nothing armed is carried over, and the counters start at zero.
+      const address = new URL(url);
+      proxy = await FaultProxy.start({
+        target: { host: address.hostname, port: Number(address.port) },
+        protocol: dialect,
+      });
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((db) => db.destroy()));
+      await proxy.close();
+      await admin(table).del();
+    });
+    afterAll(async () => {
+      await admin.schema.dropTableIfExists(table);
+      await admin.destroy();
+    });
+
+    it('a naive retry of the whole transaction writes twice (the fault this guards against)', async () => {
+      const db = proxied();
+      const naive = async (tag: string) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await db.transaction((trx) => trx(table).insert({ tag }));
+          } catch (error) {
+            if (attempt === 3) throw error;
+          }
+        }
+      };
+      for (const tag of ['a', 'b', 'c']) {
+        proxy.failNextCommits('drop-ack');
+        await naive(tag);
+      }
+      expect(await rows()).toEqual(['a', 'a', 'b', 'b', 'c', 'c']);
+    });
+
+    if (dialect === 'postgresql') {
+      it('reports success when the database says the lost COMMIT committed; nothing runs twice', async () => {
+        const db = withResilience(proxied(), { transactionRetry: fast });
+        let runs = 0;
+        proxy.failNextCommits('drop-ack', 3);
+        for (const tag of ['a', 'b', 'c']) {
+          const result = await db.transaction(async (trx) => {
+            runs++;
+            await trx(table).insert({ tag });
+            return tag;
+          });
+          expect(result).toBe(tag);
+        }
+        expect(proxy.injected.commitAcksDropped).toBe(3);
+        expect(runs).toBe(3);
+        expect(await rows()).toEqual(['a', 'b', 'c']);
+      });
+
+      it('re-runs when the database says the lost COMMIT aborted; the row is written once', async () => {
+        const db = withResilience(proxied(), { transactionRetry: fast });
+        let runs = 0;
+        proxy.failNextCommits('drop-before');
+        await db.transaction(async (trx) => {
+          runs++;
+          await trx(table).insert({ tag: 'x' });
+        });
+        expect(proxy.injected.commitsDropped).toBeGreaterThanOrEqual(1);
+        expect(runs).toBe(2);
+        expect(await rows()).toEqual(['x']);
+      });
+
+      it('returns a read-only transaction whose COMMIT was lost: it wrote nothing', async () => {
+        const db = withResilience(proxied(), { transactionRetry: fast });
+        let runs = 0;
+        proxy.failNextCommits('drop-ack');
+        const count = await db.transaction(async (trx) => {
+          runs++;
+          return Number((await trx(table).count({ n: '*' }).first())?.n);
+        });
+        expect(count).toBe(0);
+        expect(runs).toBe(1);
+      });
+
+      it('with verifyCommits off, raises UnknownCommitOutcomeError and does not re-run', async () => {
+        const db = withResilience(proxied(), { transactionRetry: fast, verifyCommits: false });
+        let runs = 0;
+        proxy.failNextCommits('drop-ack');
+        const error = await db
+          .transaction(async (trx) => {
+            runs++;
+            await trx(table).insert({ tag: 'y' });
+          })
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(UnknownCommitOutcomeError);
+        expect(error).toMatchObject({ reason: 'not_verifiable' });
+        expect(runs).toBe(1);
+        expect(await rows()).toEqual(['y']);
+      });
+    } else {
+      it.each([
+        ['drop-ack', ['z']],
+        ['drop-before', []],
+      ] as const)(
+        '%s: raises UnknownCommitOutcomeError, never re-runs (MariaDB cannot be asked)',
+        async (mode, expected) => {
+          const db = withResilience(proxied(), { transactionRetry: fast });
+          let runs = 0;
+          proxy.failNextCommits(mode);
+          const error = await db
+            .transaction(async (trx) => {
+              runs++;
+              await trx(table).insert({ tag: 'z' });
+            })
+            .catch((e: unknown) => e);
+          expect(isUnknownCommitOutcomeError(error)).toBe(true);
+          expect((error as Error).message).not.toContain(table);
+          expect(runs).toBe(1);
+          expect(await rows()).toEqual(expected);
+        },
+      );
+    }
+  });
+}
