@@ -189,8 +189,11 @@ export function databaseFailureOf(error: unknown): DatabaseFailure | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const { code, name } = error as { code?: unknown; name?: unknown };
   if (name === 'KnexTimeoutError') {
-    // An acquire timeout keeps tarn's TimeoutError as its cause; a query's .timeout() does not.
-    const acquiring = (error as { cause?: { name?: unknown } }).cause?.name === 'TimeoutError';
+    // An acquire timeout keeps tarn's TimeoutError (whose name is plain "Error") as its cause; a
+    // query's .timeout() has none.
+    const cause = (error as { cause?: unknown }).cause;
+    const acquiring =
+      typeof cause === 'object' && cause !== null && cause.constructor?.name === 'TimeoutError';
     return acquiring
       ? failure('timeout', 'acquire_timeout', 'statement', { unavailable: true })
       : failure('timeout', 'query_timeout', 'statement');

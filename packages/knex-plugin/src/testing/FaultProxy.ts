@@ -16,10 +16,11 @@ export type Disconnect = 'close' | 'reset';
 
 /**
  * How {@link FaultProxy.refuse} turns clients away: `'hang-up'` accepts each connection and tears
- * it down at once (see {@link Disconnect}); `'stop-listening'` closes the listening socket, so
+ * it down at once (see {@link Disconnect}); `'blackhole'` accepts it and never answers (a host that
+ * went silent: the driver waits for its own timeout); `'stop-listening'` closes the listening socket, so
  * connecting fails with `ECONNREFUSED`.
  */
-export type RefuseMode = 'hang-up' | 'stop-listening';
+export type RefuseMode = 'hang-up' | 'stop-listening' | 'blackhole';
 
 /** A whole client→server message, as it goes on the wire. */
 export interface ClientMessage {
@@ -354,6 +355,8 @@ interface ConnectionPair {
   readonly client: net.Socket;
   readonly server: net.Socket;
   readonly conversation: WireConversation;
+  /** Set by {@link FaultProxy.silenceAll}: bytes are swallowed in both directions. */
+  silenced?: boolean;
 }
 
 // A connection half-closed by one side is destroyed if the other does not close within this time.
@@ -378,6 +381,8 @@ export class FaultProxy {
   readonly #armedCommits: CommitFault[] = [];
   #port = 0;
   #refusing = false;
+  #refuseMode: RefuseMode = 'hang-up';
+  readonly #held = new Set<net.Socket>();
   #listening = false;
   #closed = false;
   #commitAcksDropped = 0;
@@ -422,12 +427,23 @@ export class FaultProxy {
   }
 
   /**
+   * Makes every open connection pair go silent: bytes in both directions are swallowed, nothing is
+   * closed — what a connection looks like after a firewall forgot it. Returns how many.
+   */
+  silenceAll(): number {
+    const open = this.#openPairs();
+    for (const pair of open) pair.silenced = true;
+    return open.length;
+  }
+
+  /**
    * Turns new connections away until {@link resume}; open connections are left alone. `'hang-up'`
    * (the default) accepts and tears each one down at once, `'stop-listening'` closes the listening
    * socket.
    */
   refuse(mode: RefuseMode = 'hang-up'): void {
     this.#refusing = true;
+    this.#refuseMode = mode;
     if (mode === 'stop-listening' && this.#listening) {
       this.#listening = false;
       this.#listener.close();
@@ -437,6 +453,7 @@ export class FaultProxy {
   /** Accepts new connections again, on the same port. */
   async resume(): Promise<void> {
     this.#refusing = false;
+    this.#releaseHeld();
     if (!this.#listening && !this.#closed) await this.#listen();
   }
 
@@ -482,6 +499,7 @@ export class FaultProxy {
     this.#closed = true;
     this.#refusing = true;
     for (const pair of [...this.#pairs]) this.#teardown(pair);
+    this.#releaseHeld();
     if (!this.#listening) return;
     this.#listening = false;
     await new Promise<void>((resolve) => this.#listener.close(() => resolve()));
@@ -505,7 +523,12 @@ export class FaultProxy {
     if (this.#refusing) {
       client.on('error', () => {});
       this.#connectionsRefused++;
-      this.#disconnect(client);
+      if (this.#refuseMode === 'blackhole') {
+        this.#held.add(client);
+        client.on('close', () => this.#held.delete(client));
+      } else {
+        this.#disconnect(client);
+      }
       return;
     }
     const server = net.connect({
@@ -533,7 +556,14 @@ export class FaultProxy {
     server.on('data', (chunk: Buffer) => this.#fromServer(pair, chunk));
   }
 
+  /** Tears down the connections a blackhole held. */
+  #releaseHeld(): void {
+    for (const socket of this.#held) socket.destroy();
+    this.#held.clear();
+  }
+
   #fromClient(pair: ConnectionPair, chunk: Buffer): void {
+    if (pair.silenced) return;
     const forward: Buffer[] = [];
     for (const message of pair.conversation.fromClient(chunk)) {
       if (message.commit) {
@@ -551,6 +581,7 @@ export class FaultProxy {
   }
 
   #fromServer(pair: ConnectionPair, chunk: Buffer): void {
+    if (pair.silenced) return;
     const step = pair.conversation.fromServer(chunk);
     if (step.forward.length > 0) pair.client.write(step.forward);
     if (step.commitReplied) {
