@@ -4,6 +4,7 @@ import { noteStatementFailure } from './connections.js';
 /** The internals of a Knex `Runner` the hook touches. */
 interface RunnerLike {
   connection?: unknown;
+  builder: unknown;
   query: (this: RunnerLike, obj: unknown) => Promise<unknown>;
   run: (this: RunnerLike) => Promise<unknown>;
 }
@@ -37,6 +38,7 @@ export function installQueryHook(knex: Knex, execute: QueryExecutor): () => void
     first.run = () =>
       execute(builder, (attempt) => {
         const current = attempt === 1 ? first : previous.call(client, builder);
+        current.builder = inActiveContext(builder);
         trackStatements(current);
         return run.call(current);
       });
@@ -57,4 +59,25 @@ function trackStatements(runner: RunnerLike): void {
       throw error;
     });
   };
+}
+
+/** The property `@opentelemetry/instrumentation-knex` pins a builder's creation context under. */
+const PINNED_CONTEXT = 'opentelemetry.instrumentation-knex.context';
+
+/**
+ * `builder`, seen without the context the knex instrumentation pinned on it when it was created:
+ * the instrumentation then parents its statement span to the active context — the plugin's
+ * attempt span — instead of the caller's, so each attempt's statement nests under its attempt.
+ * Without the instrumentation (no pinned context) the builder itself.
+ */
+function inActiveContext(builder: unknown): unknown {
+  if (typeof builder !== 'object' || builder === null) return builder;
+  const pinned = Object.getOwnPropertySymbols(builder).find(
+    (s) => s.description === PINNED_CONTEXT,
+  );
+  if (pinned === undefined) return builder;
+  // The pinned property is read-only, so a view of the builder shadows it with its own.
+  const view = Object.create(builder) as object;
+  Object.defineProperty(view, pinned, { value: undefined });
+  return view;
 }
