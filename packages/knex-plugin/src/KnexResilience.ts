@@ -1,9 +1,16 @@
 import { type Span, trace } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import {
+  ATTR_DB_COLLECTION_NAME,
+  ATTR_DB_COMMIT_OUTCOME,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_RESPONSE_STATUS_CODE,
+  ATTR_DB_SYSTEM_NAME,
+  ATTR_RESILIENCE_NAME,
   type CircuitBreakerPolicy,
   Classifier,
   circuitBreaker,
+  counterSeries,
   isBrokenCircuitError,
   type PipelinePolicy,
   type Policy,
@@ -18,12 +25,6 @@ import { isUnknownCommitOutcomeError, UnknownCommitOutcomeError } from './errors
 import type { KnexRetryOptions, ResolvedKnexOptions } from './options.js';
 import { queryOptionsOf } from './queryOptions.js';
 import { queryShapeOf } from './queryShape.js';
-import {
-  ATTR_DB_COLLECTION_NAME,
-  ATTR_DB_OPERATION_NAME,
-  ATTR_DB_RESPONSE_STATUS_CODE,
-  ATTR_DB_SYSTEM_NAME,
-} from './semconv.js';
 
 /** Knex's own `transaction(container, config)`. */
 export type BeginTransaction = (
@@ -183,9 +184,14 @@ export class KnexResilience {
   }
 
   private recordVerification(outcome: CommitStatus): void {
+    counterSeries('dbCommitVerifications', {
+      [ATTR_RESILIENCE_NAME]: this.options.transactionName,
+      [ATTR_DB_SYSTEM_NAME]: this.options.dbSystem,
+      [ATTR_DB_COMMIT_OUTCOME]: outcome,
+    }).add();
     trace
       .getActiveSpan()
-      ?.addEvent('resilience.db.commit_verification', { 'resilience.db.commit_outcome': outcome });
+      ?.addEvent('resilience.db.commit_verification', { [ATTR_DB_COMMIT_OUTCOME]: outcome });
   }
 
   private queryPipeline(

@@ -1,5 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import { constantBackoff } from 'otel-resilience';
+import { points, useTestTelemetry } from 'otel-resilience/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { isUnknownCommitOutcomeError, UnknownCommitOutcomeError } from './errors.js';
 import {
@@ -35,6 +36,7 @@ for (const target of [POSTGRES, MARIADB]) {
       opened.push(db);
       return db;
     };
+    const telemetry = useTestTelemetry();
     const rows = async () => (await admin(table).orderBy('tag').pluck('tag')) as string[];
 
     beforeAll(async () => {
@@ -96,6 +98,25 @@ for (const target of [POSTGRES, MARIADB]) {
         expect(proxy.injected.commitAcksDropped).toBe(3);
         expect(runs).toBe(3);
         expect(await rows()).toEqual(['a', 'b', 'c']);
+        expect(points(await telemetry.collect(), 'resilience.db.commit_verifications')).toEqual([
+          {
+            attributes: {
+              'resilience.name': 'knex.transaction',
+              'db.system.name': 'postgresql',
+              'resilience.db.commit_outcome': 'committed',
+            },
+            value: 3,
+          },
+        ]);
+        const transaction = telemetry
+          .spans()
+          .filter((span) => span.name.startsWith('resilience knex.transaction'));
+        expect(
+          transaction.flatMap((span) => span.events.map((e) => [e.name, e.attributes])),
+        ).toContainEqual([
+          'resilience.db.commit_verification',
+          { 'resilience.db.commit_outcome': 'committed' },
+        ]);
       });
 
       it('re-runs when the database says the lost COMMIT aborted; the row is written once', async () => {

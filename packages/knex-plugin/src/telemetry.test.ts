@@ -165,10 +165,10 @@ await describeDatabase(POSTGRES, 'telemetry of a retried query', () => {
         'resilience.attempts': 2,
       });
       const attempts = childrenOf(spans, call);
-      expect(attempts.map((a) => a.attributes['db.response.status_code'])).toEqual([
-        '57P01',
-        undefined,
-      ]);
+      // The killed backend's 57P01 usually arrives before the socket closes; when the close wins,
+      // pg reports a code-less "Connection terminated" and there is no status code to record.
+      expect(['57P01', 'connection_terminated']).toContain(attempts[0]?.attributes['error.type']);
+      expect(attempts[1]?.attributes['error.type']).toBeUndefined();
       for (const attempt of attempts) expect(childrenOf(spans, attempt)).toHaveLength(1);
     } finally {
       await db.destroy();

@@ -1,48 +1,28 @@
 import type { Knex } from 'knex';
+import type { Disposable } from 'otel-resilience';
 import { evict } from './connections.js';
-
-interface PoolLike {
-  validate: (connection: unknown) => unknown;
-}
+import { followPool } from './followPool.js';
 
 interface ClientLike {
-  pool?: PoolLike;
   _query: (connection: unknown, obj: { sql: string; bindings: unknown[] }) => Promise<unknown>;
-  initializePool?: (...args: unknown[]) => unknown;
 }
 
 /**
  * Pings every connection the pool is about to hand out and replaces it when the ping fails or
- * does not answer within `timeoutMs`. Returns the function that removes it.
+ * does not answer within `timeoutMs`: catches connections that died silently.
  */
-export function installPing(knex: Knex, timeoutMs: number): () => void {
-  const client = knex.client as unknown as ClientLike;
-  let patched: { pool: PoolLike; validate: PoolLike['validate'] } | undefined;
-  const patch = (pool: PoolLike) => {
+export function installPing(knex: Knex, timeoutMs: number): Disposable {
+  const client = knex.client as ClientLike;
+  return followPool(knex, 'validateOnAcquire', (pool) => {
     const validate = pool.validate;
-    patched = { pool, validate };
     pool.validate = async (connection: unknown) =>
       (await validate.call(pool, connection)) === true && ping(client, connection, timeoutMs);
-  };
-  if (client.pool !== undefined) {
-    patch(client.pool);
-    return () => {
-      if (patched !== undefined) patched.pool.validate = patched.validate;
+    return {
+      dispose: () => {
+        pool.validate = validate;
+      },
     };
-  }
-  // Knex creates the pool on first use when it was built without a connection.
-  const hadOwn = Object.hasOwn(client, 'initializePool');
-  const initializePool = client.initializePool;
-  client.initializePool = function (this: ClientLike, ...args: unknown[]) {
-    const result = initializePool?.apply(this, args);
-    if (this.pool !== undefined && patched === undefined) patch(this.pool);
-    return result;
-  };
-  return () => {
-    if (hadOwn) client.initializePool = initializePool;
-    else delete client.initializePool;
-    if (patched !== undefined) patched.pool.validate = patched.validate;
-  };
+  });
 }
 
 async function ping(client: ClientLike, connection: unknown, timeoutMs: number): Promise<boolean> {

@@ -1,4 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
+import { points, useTestTelemetry } from 'otel-resilience/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_DATABASES, describeDatabase, SQLITE } from './testing/databases.js';
 import { type ResilientKnex, withResilience } from './withResilience.js';
@@ -108,6 +109,30 @@ describe('withResilience options', () => {
     await expect(
       db.transaction(async () => 1, { isolationLevel: 'chaos' as never }),
     ).rejects.toThrow(/isolationLevel must be one of/);
+  });
+
+  describe('pool telemetry', () => {
+    const telemetry = useTestTelemetry();
+
+    it('reports the pool under poolName by default', async () => {
+      const db = withResilience(plain, { name: 'orders-db' });
+      await db.raw('select 1');
+      expect(points(await telemetry.collect(), 'db.client.connection.max')).toEqual([
+        {
+          attributes: { 'db.client.connection.pool.name': 'orders-db', 'db.system.name': 'sqlite' },
+          value: 1,
+        },
+      ]);
+    });
+
+    it('reports nothing with poolTelemetry: false', async () => {
+      const db = withResilience(plain, { name: 'quiet-db', poolTelemetry: false });
+      await db.raw('select 1');
+      const pools = points(await telemetry.collect(), 'db.client.connection.max');
+      expect(
+        pools.filter((p) => p.attributes['db.client.connection.pool.name'] === 'quiet-db'),
+      ).toEqual([]);
+    });
   });
 
   it('dispose() restores plain Knex', async () => {

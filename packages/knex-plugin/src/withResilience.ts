@@ -6,6 +6,7 @@ import {
   type ResilientTransactionConfig,
 } from './KnexResilience.js';
 import { type KnexResilienceOptions, resolveKnexOptions } from './options.js';
+import { attachPoolTelemetry } from './poolTelemetry.js';
 import { installQueryHook } from './queryHook.js';
 import { installPing } from './validateOnAcquire.js';
 
@@ -65,8 +66,16 @@ export function withResilience<K extends Knex>(
   const removeHook = installQueryHook(target, (builder, attempt) =>
     resilience.executeQuery(builder, attempt),
   );
-  const removePing =
+  const ping =
     resolved.pingTimeoutMs === undefined ? undefined : installPing(target, resolved.pingTimeoutMs);
+  const poolTelemetry =
+    resolved.exhaustionThreshold === undefined
+      ? undefined
+      : attachPoolTelemetry(target, {
+          poolName: resolved.poolName,
+          dbSystem: resolved.dbSystem,
+          exhaustionThreshold: resolved.exhaustionThreshold,
+        });
 
   Object.defineProperty(target, 'transaction', {
     configurable: true,
@@ -84,7 +93,8 @@ export function withResilience<K extends Knex>(
     breaker: resilience.breaker,
     dispose() {
       removeHook();
-      removePing?.();
+      ping?.dispose();
+      poolTelemetry?.dispose();
       if (ownTransaction === undefined) delete (target as Partial<Knex>).transaction;
       else Object.defineProperty(target, 'transaction', ownTransaction);
       delete target[ENABLED];

@@ -161,6 +161,14 @@ export {
 export * from './telemetry/attributes.js';
 export { BoundedLabels } from './telemetry/BoundedLabels.js';
 export {
+  type ConnectionPoolIdentity,
+  type ConnectionPoolState,
+  ConnectionPoolTelemetry,
+  type ConnectionPoolTelemetryOptions,
+} from './telemetry/ConnectionPoolTelemetry.js';
+export {
+  type CounterKey,
+  DB_CONNECTION_WAIT_BUCKETS_SECONDS,
   DURATION_BUCKETS_SECONDS,
   type HistogramKey,
   HTTP_DURATION_BUCKETS_SECONDS,
@@ -168,8 +176,17 @@ export {
   METRICS,
   type MetricDefinition,
   type MetricKey,
+  type MetricKeyOfKind,
   type ObservedKey,
+  type ReadingKey,
 } from './telemetry/catalogue.js';
+export {
+  type CounterSeries,
+  counterSeries,
+  observeReading,
+  type RecordableHistogramKey,
+  recordHistogram,
+} from './telemetry/metrics.js';
 export { ResilienceMetricProducer } from './telemetry/ResilienceMetricProducer.js';
 export { SCOPE_NAME, VERSION } from './version.js';
 export { type PipelineOptions, PipelinePolicy, wrap } from './wrap.js';

@@ -64,6 +64,21 @@ export const ATTR_URL_SCHEME = 'url.scheme';
 /** Why an inbound guard answered a request itself: see {@link InboundRejectionReason}. */
 export const ATTR_REJECTION_REASON = 'resilience.rejection.reason';
 
+/** Semconv `db.system.name`: the database product (`postgresql`, `mysql`, `mariadb`, `sqlite`, …). */
+export const ATTR_DB_SYSTEM_NAME = 'db.system.name';
+/** Semconv `db.client.connection.pool.name`: the pool's name, chosen by the user. */
+export const ATTR_DB_CLIENT_CONNECTION_POOL_NAME = 'db.client.connection.pool.name';
+/** Semconv `db.client.connection.state`: see {@link DbConnectionState}. */
+export const ATTR_DB_CLIENT_CONNECTION_STATE = 'db.client.connection.state';
+/** Semconv `db.operation.name`: the SQL keyword of a statement (`SELECT`, `COMMIT`, …), never the statement. */
+export const ATTR_DB_OPERATION_NAME = 'db.operation.name';
+/** Semconv `db.collection.name`: a table name, only when it is a literal in the query. */
+export const ATTR_DB_COLLECTION_NAME = 'db.collection.name';
+/** Semconv `db.response.status_code`: the database's error code (SQLSTATE, MySQL error number). */
+export const ATTR_DB_RESPONSE_STATUS_CODE = 'db.response.status_code';
+/** What the database said about a transaction whose COMMIT went unanswered: see {@link DbCommitOutcome}. */
+export const ATTR_DB_COMMIT_OUTCOME = 'resilience.db.commit_outcome';
+
 /** Outcome of a logical call. */
 export type CallOutcome = 'success' | 'success_after_retry' | 'failure';
 /** Outcome of one attempt. */
@@ -90,6 +105,15 @@ export type RetryDecisionReason =
  * `deadline_exceeded` (the caller's deadline header had already expired on arrival).
  */
 export type InboundRejectionReason = 'shed' | 'circuit_open' | 'timeout' | 'deadline_exceeded';
+
+/** A `db.client.connection.state`: `idle` (in the pool, free) or `used` (lent to a caller). */
+export type DbConnectionState = 'idle' | 'used';
+
+/**
+ * The verified outcome of a transaction whose COMMIT acknowledgement was lost: `committed` and
+ * `aborted` as the database reported, `unknown` when it could not be asked or did not know.
+ */
+export type DbCommitOutcome = 'committed' | 'aborted' | 'unknown';
 
 /** Span event names. */
 export const EVENT_RETRY = 'resilience.retry';

@@ -1,6 +1,10 @@
 import {
   ATTR_CIRCUIT_PREVIOUS_STATE,
   ATTR_CIRCUIT_STATE,
+  ATTR_DB_CLIENT_CONNECTION_POOL_NAME,
+  ATTR_DB_CLIENT_CONNECTION_STATE,
+  ATTR_DB_COMMIT_OUTCOME,
+  ATTR_DB_SYSTEM_NAME,
   ATTR_ERROR_CATEGORY,
   ATTR_ERROR_TYPE,
   ATTR_HTTP_REQUEST_METHOD,
@@ -29,6 +33,11 @@ export interface MetricDefinition {
   readonly description: string;
   /** Every attribute key the instrument may carry; all of them bounded. */
   readonly attributes: readonly string[];
+  /**
+   * Histograms only (and required for them): the explicit bucket boundaries, in the instrument's
+   * unit, given to the SDK as advice. Views configured by the application still override them.
+   */
+  readonly buckets?: readonly number[];
 }
 
 /**
@@ -38,6 +47,22 @@ export interface MetricDefinition {
  */
 export const DURATION_BUCKETS_SECONDS: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 30, 60,
+];
+
+/**
+ * Bucket boundaries (seconds) of `http.server.request.duration`: the semantic conventions'.
+ */
+export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+
+/**
+ * Bucket boundaries (seconds) of `db.client.connection.wait_time`, 0.1 ms … 10 s: a healthy pool
+ * hands out an idle connection in well under a millisecond, so the low buckets tell a healthy
+ * pool from one that opens a connection per request (milliseconds) or is saturated (seconds).
+ */
+export const DB_CONNECTION_WAIT_BUCKETS_SECONDS: readonly number[] = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 
 /**
@@ -58,6 +83,7 @@ export const METRICS = {
       ATTR_ERROR_TYPE,
       ATTR_ERROR_CATEGORY,
     ],
+    buckets: DURATION_BUCKETS_SECONDS,
   },
   attemptDuration: {
     name: 'resilience.attempt.duration',
@@ -70,6 +96,7 @@ export const METRICS = {
       ATTR_ERROR_TYPE,
       ATTR_ERROR_CATEGORY,
     ],
+    buckets: DURATION_BUCKETS_SECONDS,
   },
   retryDecisions: {
     name: 'resilience.retry.decisions',
@@ -178,23 +205,85 @@ export const METRICS = {
       ATTR_URL_SCHEME,
       ATTR_ERROR_TYPE,
     ],
+    buckets: HTTP_DURATION_BUCKETS_SECONDS,
+  },
+  dbConnectionCount: {
+    name: 'db.client.connection.count',
+    kind: 'updowncounter',
+    unit: '{connection}',
+    description:
+      'Connections open in a client pool (semantic conventions), by state: idle (free in the pool) or used (lent to a caller).',
+    attributes: [
+      ATTR_DB_CLIENT_CONNECTION_POOL_NAME,
+      ATTR_DB_CLIENT_CONNECTION_STATE,
+      ATTR_DB_SYSTEM_NAME,
+    ],
+  },
+  dbConnectionMax: {
+    name: 'db.client.connection.max',
+    kind: 'updowncounter',
+    unit: '{connection}',
+    description: 'The most connections a client pool may open (semantic conventions).',
+    attributes: [ATTR_DB_CLIENT_CONNECTION_POOL_NAME, ATTR_DB_SYSTEM_NAME],
+  },
+  dbConnectionPendingRequests: {
+    name: 'db.client.connection.pending_requests',
+    kind: 'updowncounter',
+    unit: '{request}',
+    description: 'Requests waiting for a connection from a client pool (semantic conventions).',
+    attributes: [ATTR_DB_CLIENT_CONNECTION_POOL_NAME, ATTR_DB_SYSTEM_NAME],
+  },
+  dbConnectionTimeouts: {
+    name: 'db.client.connection.timeouts',
+    kind: 'counter',
+    unit: '{timeout}',
+    description:
+      'Requests for a connection that timed out before the pool could lend one (semantic conventions).',
+    attributes: [ATTR_DB_CLIENT_CONNECTION_POOL_NAME, ATTR_DB_SYSTEM_NAME],
+  },
+  dbConnectionWaitTime: {
+    name: 'db.client.connection.wait_time',
+    kind: 'histogram',
+    unit: 's',
+    description:
+      'Time a request waited for a connection from a client pool, for requests that got one (semantic conventions).',
+    attributes: [ATTR_DB_CLIENT_CONNECTION_POOL_NAME, ATTR_DB_SYSTEM_NAME],
+    buckets: DB_CONNECTION_WAIT_BUCKETS_SECONDS,
+  },
+  dbPoolExhaustionWarnings: {
+    name: 'resilience.db.pool.exhaustion_warnings',
+    kind: 'counter',
+    unit: '{warning}',
+    description:
+      'Times the share of a pool in use rose to or above its exhaustion threshold (default 80% of max); re-armed once a later acquire finds it below.',
+    attributes: [ATTR_DB_CLIENT_CONNECTION_POOL_NAME, ATTR_DB_SYSTEM_NAME],
+  },
+  dbCommitVerifications: {
+    name: 'resilience.db.commit_verifications',
+    kind: 'counter',
+    unit: '{transaction}',
+    description:
+      'Transactions whose COMMIT acknowledgement was lost and whose outcome was asked of the database, by its answer: committed, aborted or unknown.',
+    attributes: [ATTR_RESILIENCE_NAME, ATTR_DB_SYSTEM_NAME, ATTR_DB_COMMIT_OUTCOME],
   },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** Key of an instrument in {@link METRICS}. */
 export type MetricKey = keyof typeof METRICS;
 
-/** Keys of the histograms in {@link METRICS}. */
-export type HistogramKey = {
-  [K in MetricKey]: (typeof METRICS)[K]['kind'] extends 'histogram' ? K : never;
+/** Keys of the instruments in {@link METRICS} whose kind is one of `Kind`. */
+export type MetricKeyOfKind<Kind extends InstrumentKind> = {
+  [K in MetricKey]: (typeof METRICS)[K]['kind'] extends Kind ? K : never;
 }[MetricKey];
+
+/** Keys of the histograms in {@link METRICS}. */
+export type HistogramKey = MetricKeyOfKind<'histogram'>;
 
 /** Keys of the counters, up-down counters and gauges in {@link METRICS}. */
 export type ObservedKey = Exclude<MetricKey, HistogramKey>;
 
-/**
- * Bucket boundaries (seconds) of `http.server.request.duration`: the semantic conventions'.
- */
-export const HTTP_DURATION_BUCKETS_SECONDS: readonly number[] = [
-  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
-];
+/** Keys of the counters in {@link METRICS}. */
+export type CounterKey = MetricKeyOfKind<'counter'>;
+
+/** Keys of the up-down counters and gauges in {@link METRICS}: values read, not added up. */
+export type ReadingKey = MetricKeyOfKind<'updowncounter' | 'gauge'>;
