@@ -1,4 +1,12 @@
 export {
+  ATOMIC_UPDATE_POLICY_NAME,
+  type AtomicUpdateOptions,
+  atomicUpdate,
+  DEFAULT_ATOMIC_UPDATE_BACKOFF,
+  DEFAULT_ATOMIC_UPDATE_MAX_ATTEMPTS,
+  optimisticLockConflictRule,
+} from './atomicUpdate.js';
+export {
   type DatabaseFailure,
   databaseErrorRule,
   databaseFailureIn,
@@ -16,6 +24,15 @@ export type {
   KnexResilienceOptions,
   KnexRetryOptions,
 } from './options.js';
+export { attachPoolTelemetry, type PoolTelemetryOptions } from './poolTelemetry.js';
 export { type QueryOptions, withQueryOptions } from './queryOptions.js';
 export { type QueryShape, queryShapeOf } from './queryShape.js';
+export {
+  type BulkInsertFailure,
+  type BulkInsertResult,
+  DEFAULT_BULK_INSERT_BATCH_SIZE,
+  type SafeBulkInsertOptions,
+  safeBulkInsert,
+} from './safeBulkInsert.js';
+export { withSavepoint } from './savepoint.js';
 export { type KnexResilienceHandle, type ResilientKnex, withResilience } from './withResilience.js';

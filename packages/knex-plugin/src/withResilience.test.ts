@@ -53,6 +53,22 @@ for (const target of ALL_DATABASES) {
       expect(await db(table).where({ id: 1 }).select('name')).toEqual([{ name: 'a' }]);
     });
 
+    it('offers atomicUpdate and safeBulkInsert on the instance', async () => {
+      await db.schema.alterTable(table, (t) => t.integer('version').notNullable().defaultTo(0));
+      const { inserted, failed } = await db.safeBulkInsert(table, [
+        { id: 1, name: 'a' },
+        { id: 1, name: 'duplicate' },
+      ]);
+      expect([inserted, failed.map((f) => f.index)]).toEqual([1, [1]]);
+      const row = await db.atomicUpdate<{ id: number; name: string; version: number }>(
+        table,
+        { id: 1 },
+        (current) => ({ name: `${current.name}!` }),
+        { versionColumn: 'version' },
+      );
+      expect(row).toMatchObject({ id: 1, name: 'a!', version: 1 });
+    });
+
     it('gives Knex its transaction provider back when called without a callback', async () => {
       const trx = await db.transaction();
       await trx(table).insert({ id: 7, name: 'x' });

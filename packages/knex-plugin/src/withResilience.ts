@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { CircuitBreakerPolicy } from 'otel-resilience';
+import { type AtomicUpdateOptions, atomicUpdate } from './atomicUpdate.js';
 import {
   type BeginTransaction,
   KnexResilience,
@@ -8,6 +9,11 @@ import {
 import { type KnexResilienceOptions, resolveKnexOptions } from './options.js';
 import { attachPoolTelemetry } from './poolTelemetry.js';
 import { installQueryHook } from './queryHook.js';
+import {
+  type BulkInsertResult,
+  type SafeBulkInsertOptions,
+  safeBulkInsert,
+} from './safeBulkInsert.js';
 import { installPing } from './validateOnAcquire.js';
 
 /** What {@link withResilience} adds to a Knex instance. */
@@ -29,8 +35,24 @@ export type ResilientKnex<K extends Knex = Knex> = K & {
     fn: (trx: Knex.Transaction) => Promise<T> | T,
     config?: ResilientTransactionConfig,
   ): Promise<T>;
+  /** {@link atomicUpdate} on this instance. */
+  atomicUpdate<Row>(
+    table: string,
+    where: Record<string, unknown>,
+    update: Partial<Row> | ((current: Row) => Partial<Row> | Promise<Partial<Row>>),
+    options: AtomicUpdateOptions,
+  ): Promise<Row>;
+  /** {@link safeBulkInsert} on this instance. */
+  safeBulkInsert<Row extends object>(
+    table: string,
+    rows: readonly Row[],
+    options?: SafeBulkInsertOptions,
+  ): Promise<BulkInsertResult<Row>>;
   readonly resilience: KnexResilienceHandle;
 };
+
+/** The methods {@link withResilience} adds besides `resilience`. */
+const HELPERS = ['atomicUpdate', 'safeBulkInsert'] as const;
 
 const ENABLED = Symbol.for('otel-resilience-knex.enabled');
 
@@ -99,11 +121,24 @@ export function withResilience<K extends Knex>(
       else Object.defineProperty(target, 'transaction', ownTransaction);
       delete target[ENABLED];
       delete (target as { resilience?: unknown }).resilience;
+      for (const helper of HELPERS)
+        delete (target as unknown as Partial<Record<string, unknown>>)[helper];
       resilience.dispose();
     },
   };
   target[ENABLED] = resilience;
   Object.defineProperty(target, 'resilience', { configurable: true, value: handle });
+  Object.defineProperties(target, {
+    atomicUpdate: {
+      configurable: true,
+      value: (...args: Parameters<ResilientKnex['atomicUpdate']>) => atomicUpdate(target, ...args),
+    },
+    safeBulkInsert: {
+      configurable: true,
+      value: (...args: Parameters<ResilientKnex['safeBulkInsert']>) =>
+        safeBulkInsert(target, ...args),
+    },
+  });
   return target as unknown as ResilientKnex<K>;
 }
 
