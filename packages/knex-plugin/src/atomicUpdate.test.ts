@@ -343,7 +343,7 @@ for (const target of ALL_DATABASES) {
   });
 }
 
-describe('atomicUpdate telemetry and classification (SQLite)', () => {
+await describeDatabase(SQLITE, 'atomicUpdate telemetry and classification', () => {
   const otel = useTestTelemetry();
 
   it('reports each attempt under knex.atomic_update, conflicts as version_conflict', async () => {

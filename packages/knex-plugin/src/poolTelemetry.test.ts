@@ -95,7 +95,7 @@ const poolOf = (db: Knex) =>
     emitter: { listenerCount(event: string): number };
   };
 
-describe('attachPoolTelemetry (SQLite)', () => {
+await describeDatabase(SQLITE, 'attachPoolTelemetry', () => {
   const otel = useTestTelemetry();
   const knex = useKnex();
   afterEach(() => {

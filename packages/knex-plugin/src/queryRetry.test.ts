@@ -13,6 +13,7 @@ import {
   PG_URL,
   POSTGRES,
   QUIET_LOG,
+  SQLITE,
 } from './testing/databases.js';
 import {
   adminKnex,
@@ -250,7 +251,7 @@ await describeDatabase(MARIADB, 'query retry at the connection limit', () => {
   });
 });
 
-describe('query retry on SQLite (a second handle holds BEGIN IMMEDIATE)', () => {
+await describeDatabase(SQLITE, 'query retry (a second handle holds BEGIN IMMEDIATE)', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'otel-resilience-knex-'));

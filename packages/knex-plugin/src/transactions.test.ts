@@ -201,47 +201,51 @@ await describeDatabase(POSTGRES, 'serializable transactions', () => {
   });
 });
 
-describe('transaction re-runs on SQLite (a second handle holds BEGIN IMMEDIATE)', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'otel-resilience-knex-'));
-  });
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+await describeDatabase(
+  SQLITE,
+  'transaction re-runs (a second handle holds BEGIN IMMEDIATE)',
+  () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'otel-resilience-knex-'));
+    });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  it('re-runs a transaction refused with SQLITE_BUSY; the row is written once', async () => {
-    const filename = join(dir, 'busy.db');
-    const db = withResilience(
-      knexFactory({
-        ...SQLITE.config({
-          afterCreate: (conn: Database.Database, done: (e: unknown, c: unknown) => void) => {
-            conn.pragma('busy_timeout = 0');
-            done(null, conn);
-          },
+    it('re-runs a transaction refused with SQLITE_BUSY; the row is written once', async () => {
+      const filename = join(dir, 'busy.db');
+      const db = withResilience(
+        knexFactory({
+          ...SQLITE.config({
+            afterCreate: (conn: Database.Database, done: (e: unknown, c: unknown) => void) => {
+              conn.pragma('busy_timeout = 0');
+              done(null, conn);
+            },
+          }),
+          connection: { filename },
+          log: QUIET_LOG,
         }),
-        connection: { filename },
-        log: QUIET_LOG,
-      }),
-      { transactionRetry: { ...fast, maxAttempts: 20 } },
-    );
-    try {
-      await db.schema.createTable('items', (t) => t.integer('id').primary());
-      const other = new Database(filename);
-      other.exec('BEGIN IMMEDIATE');
-      setTimeout(() => {
-        other.exec('COMMIT');
-        other.close();
-      }, 150);
-      let runs = 0;
-      await db.transaction(async (trx) => {
-        runs++;
-        await trx('items').insert({ id: 1 });
-      });
-      expect(runs).toBeGreaterThan(1);
-      expect(await db('items').select('id')).toEqual([{ id: 1 }]);
-    } finally {
-      await db.destroy();
-    }
-  });
-});
+        { transactionRetry: { ...fast, maxAttempts: 20 } },
+      );
+      try {
+        await db.schema.createTable('items', (t) => t.integer('id').primary());
+        const other = new Database(filename);
+        other.exec('BEGIN IMMEDIATE');
+        setTimeout(() => {
+          other.exec('COMMIT');
+          other.close();
+        }, 150);
+        let runs = 0;
+        await db.transaction(async (trx) => {
+          runs++;
+          await trx('items').insert({ id: 1 });
+        });
+        expect(runs).toBeGreaterThan(1);
+        expect(await db('items').select('id')).toEqual([{ id: 1 }]);
+      } finally {
+        await db.destroy();
+      }
+    });
+  },
+);

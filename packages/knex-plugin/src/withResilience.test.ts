@@ -78,7 +78,7 @@ for (const target of ALL_DATABASES) {
   });
 }
 
-describe('withResilience options', () => {
+await describeDatabase(SQLITE, 'withResilience options', () => {
   let plain: Knex;
   beforeEach(() => {
     plain = knexFactory(SQLITE.config());
