@@ -1,7 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { constantBackoff } from 'otel-resilience';
 import { useTestTelemetry } from 'otel-resilience/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import {
   ATOMIC_UPDATE_POLICY_NAME,
   atomicUpdate,

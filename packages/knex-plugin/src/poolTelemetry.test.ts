@@ -7,7 +7,7 @@ import {
 import knexFactory, { type Knex } from 'knex';
 import { DB_CONNECTION_WAIT_BUCKETS_SECONDS, type Disposable } from 'otel-resilience';
 import { captureDiag, points, useTestTelemetry } from 'otel-resilience/testing';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { attachPoolTelemetry } from './poolTelemetry.js';
 import { describeDatabase, POSTGRES, SQLITE } from './testing/databases.js';
 

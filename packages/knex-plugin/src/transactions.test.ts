@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { constantBackoff } from 'otel-resilience';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { describeDatabase, MARIADB, POSTGRES, QUIET_LOG, SQLITE } from './testing/databases.js';
 import {
   adminKnex,
