@@ -8,6 +8,7 @@ import {
   optimisticLockConflictRule,
 } from './atomicUpdate.js';
 import { isOptimisticLockConflictError, OptimisticLockConflictError } from './errors.js';
+import { barrier } from './testing/barrier.js';
 import { ALL_DATABASES, describeDatabase, SQLITE } from './testing/databases.js';
 import { adminKnex, uniqueName } from './testing/faults.js';
 import { withResilience } from './withResilience.js';
@@ -21,20 +22,6 @@ interface Counter {
 
 const versioned = { versionColumn: 'version' } as const;
 const fast = { ...versioned, backoff: constantBackoff(5) };
-
-/** Resolves once `parties` callers have arrived. */
-function barrier(parties: number): () => Promise<void> {
-  let arrived = 0;
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return () => {
-    arrived++;
-    if (arrived === parties) open();
-    return opened;
-  };
-}
 
 for (const target of ALL_DATABASES) {
   await describeDatabase(target, 'atomicUpdate', () => {

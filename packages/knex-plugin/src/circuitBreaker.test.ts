@@ -1,40 +1,25 @@
 import knexFactory, { type Knex } from 'knex';
 import { isBrokenCircuitError } from 'otel-resilience';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import {
-  describeDatabase,
-  MARIADB,
-  MYSQL_URL,
-  PG_URL,
-  POSTGRES,
-  QUIET_LOG,
-} from './testing/databases.js';
-import { FaultProxy } from './testing/FaultProxy.js';
+import { describeDatabase, MARIADB, POSTGRES } from './testing/databases.js';
+import type { FaultProxy } from './testing/FaultProxy.js';
+import { proxiedConfig, startProxy } from './testing/faults.js';
 import { withResilience } from './withResilience.js';
 
 const ACQUIRE_TIMEOUT_MS = 300;
 
 for (const target of [POSTGRES, MARIADB]) {
   const dialect = target.dialect as 'postgresql' | 'mysql';
-  const url = dialect === 'postgresql' ? PG_URL : MYSQL_URL;
 
   await describeDatabase(target, 'the database circuit breaker and connection recovery', () => {
     let proxy: FaultProxy;
     let plain: Knex;
 
     beforeEach(async () => {
-      const address = new URL(url);
-      proxy = await FaultProxy.start({
-        target: { host: address.hostname, port: Number(address.port) },
-        protocol: dialect,
-      });
-      plain = knexFactory({
-        client: dialect === 'postgresql' ? 'pg' : 'mysql2',
-        connection: proxy.url(url),
-        log: QUIET_LOG,
-        acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS,
-        pool: { min: 0, max: 2 },
-      });
+      proxy = await startProxy(dialect);
+      plain = knexFactory(
+        proxiedConfig(proxy, dialect, { acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS }),
+      );
     });
     afterEach(async () => {
       await proxy.close(); // first: connections a blackhole holds would keep destroy() waiting

@@ -3,23 +3,15 @@ import { constantBackoff } from 'otel-resilience';
 import { points, useTestTelemetry } from 'otel-resilience/testing';
 import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { isUnknownCommitOutcomeError, UnknownCommitOutcomeError } from './errors.js';
-import {
-  describeDatabase,
-  MARIADB,
-  MYSQL_URL,
-  PG_URL,
-  POSTGRES,
-  QUIET_LOG,
-} from './testing/databases.js';
-import { FaultProxy } from './testing/FaultProxy.js';
-import { adminKnex, uniqueName } from './testing/faults.js';
+import { describeDatabase, MARIADB, POSTGRES } from './testing/databases.js';
+import type { FaultProxy } from './testing/FaultProxy.js';
+import { adminKnex, proxiedConfig, startProxy, uniqueName } from './testing/faults.js';
 import { withResilience } from './withResilience.js';
 
 const fast = { backoff: constantBackoff(20) };
 
 for (const target of [POSTGRES, MARIADB]) {
   const dialect = target.dialect as 'postgresql' | 'mysql';
-  const url = dialect === 'postgresql' ? PG_URL : MYSQL_URL;
 
   await describeDatabase(target, 'COMMIT acknowledgements lost in flight', () => {
     let admin: Knex;
@@ -27,12 +19,7 @@ for (const target of [POSTGRES, MARIADB]) {
     const opened: Knex[] = [];
     const table = uniqueName('co');
     const proxied = (): Knex => {
-      const db = knexFactory({
-        client: dialect === 'postgresql' ? 'pg' : 'mysql2',
-        connection: proxy.url(url),
-        log: QUIET_LOG,
-        pool: { min: 0, max: 2 },
-      });
+      const db = knexFactory(proxiedConfig(proxy, dialect));
       opened.push(db);
       return db;
     };
@@ -48,11 +35,7 @@ for (const target of [POSTGRES, MARIADB]) {
     });
     beforeEach(async () => {
       // A proxy per test: nothing armed is carried over, and the counters start at zero.
-      const address = new URL(url);
-      proxy = await FaultProxy.start({
-        target: { host: address.hostname, port: Number(address.port) },
-        protocol: dialect,
-      });
+      proxy = await startProxy(dialect);
     });
     afterEach(async () => {
       await Promise.all(opened.splice(0).map((db) => db.destroy()));

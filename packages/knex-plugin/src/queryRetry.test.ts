@@ -17,6 +17,7 @@ import {
 } from './testing/databases.js';
 import {
   adminKnex,
+  impatientSqliteConfig,
   killConnection,
   mysqlConfig,
   pgConfig,
@@ -145,111 +146,79 @@ for (const target of [POSTGRES, MARIADB]) {
   });
 }
 
-await describeDatabase(POSTGRES, 'query retry at the connection limit', () => {
-  const role = 'otel_resilience_limited';
-  let admin: Knex;
-  beforeAll(async () => {
-    admin = adminKnex('postgresql');
-    await admin.raw(
+/** A database account allowed one connection at a time, per server. */
+const LIMITED_ACCOUNT = {
+  postgresql: {
+    code: '53300',
+    url: PG_URL.replace('postgres@', 'otel_resilience_limited@'),
+    holdSql: 'select pg_sleep(0.4) as limit_holder',
+    create: [
       `do $$ begin
-         if not exists (select from pg_roles where rolname = '${role}') then
-           create role ${role} login connection limit 1;
+         if not exists (select from pg_roles where rolname = 'otel_resilience_limited') then
+           create role otel_resilience_limited login connection limit 1;
          end if;
        end $$`,
-    );
-  });
-  afterAll(async () => {
-    await admin.destroy();
+    ],
+  },
+  mysql: {
+    code: '1226',
+    url: MYSQL_URL.replace('root@', 'otel_resilience_limited@'),
+    holdSql: 'select sleep(0.4) as limit_holder',
+    create: [
+      "CREATE USER IF NOT EXISTS 'otel_resilience_limited'@'%' WITH MAX_USER_CONNECTIONS 1",
+      "GRANT ALL ON test.* TO 'otel_resilience_limited'@'%'",
+    ],
+  },
+} as const;
+
+for (const target of [POSTGRES, MARIADB]) {
+  const dialect = target.dialect as 'postgresql' | 'mysql';
+  const account = LIMITED_ACCOUNT[dialect];
+  const limitedConfig = (): Knex.Config => ({
+    client: dialect === 'postgresql' ? 'pg' : 'mysql2',
+    connection: account.url,
+    log: QUIET_LOG,
+    pool: { min: 0, max: 1 },
   });
 
-  it('retries a query refused with 53300 (never sent) until a connection frees up', async () => {
-    const url = PG_URL.replace('postgres@', `${role}@`);
-    const holder = knexFactory({
-      client: 'pg',
-      connection: url,
-      log: QUIET_LOG,
-      pool: { min: 0, max: 1 },
+  await describeDatabase(target, 'query retry at the connection limit', () => {
+    let admin: Knex;
+    beforeAll(async () => {
+      admin = adminKnex(dialect);
+      for (const sql of account.create) await admin.raw(sql);
     });
-    const db = withResilience(
-      knexFactory({ client: 'pg', connection: url, log: QUIET_LOG, pool: { min: 0, max: 1 } }),
-      {
+    afterAll(async () => {
+      await admin.destroy();
+    });
+
+    it(`retries a query refused with ${account.code} (never sent) until a connection frees up`, async () => {
+      const holder = knexFactory(limitedConfig());
+      const db = withResilience(knexFactory(limitedConfig()), {
         retry: {
           backoff: constantBackoff(100),
           maxAttempts: 20,
           strategies: { system: { maxAttempts: 20 } },
         },
         circuitBreaker: false,
-      },
-    );
-    const codes: string[] = [];
-    db.client.pool.on('createFail', (_id: number, error: { code?: string }) =>
-      codes.push(String(error.code)),
-    );
-    try {
-      // The holder's connection counts against the limit until its pool closes it.
-      const busy = Promise.resolve(holder.raw('select pg_sleep(0.4)')).then(() => holder.destroy());
-      await waitForStatement(admin, 'postgresql', 'pg_sleep(0.4)');
-      await expect(db.raw('select 42 as answer')).resolves.toMatchObject({
-        rows: [{ answer: 42 }],
       });
-      await busy;
-      expect(codes).toContain('53300');
-    } finally {
-      await holder.destroy();
-      await db.destroy();
-    }
-  });
-});
-
-await describeDatabase(MARIADB, 'query retry at the connection limit', () => {
-  const user = 'otel_resilience_limited';
-  let admin: Knex;
-  beforeAll(async () => {
-    admin = adminKnex('mysql');
-    await admin.raw(`CREATE USER IF NOT EXISTS '${user}'@'%' WITH MAX_USER_CONNECTIONS 1`);
-    await admin.raw(`GRANT ALL ON test.* TO '${user}'@'%'`);
-  });
-  afterAll(async () => {
-    await admin.destroy();
-  });
-
-  it('retries a query refused with 1226 (never sent) until a connection frees up', async () => {
-    const url = MYSQL_URL.replace('root@', `${user}@`);
-    const holder = knexFactory({
-      client: 'mysql2',
-      connection: url,
-      log: QUIET_LOG,
-      pool: { min: 0, max: 1 },
-    });
-    const db = withResilience(
-      knexFactory({ client: 'mysql2', connection: url, log: QUIET_LOG, pool: { min: 0, max: 1 } }),
-      {
-        retry: {
-          backoff: constantBackoff(100),
-          maxAttempts: 20,
-          strategies: { system: { maxAttempts: 20 } },
-        },
-        circuitBreaker: false,
-      },
-    );
-    const codes: string[] = [];
-    db.client.pool.on('createFail', (_id: number, error: { errno?: number }) =>
-      codes.push(String(error.errno)),
-    );
-    try {
-      const busy = Promise.resolve(holder.raw('select sleep(0.4) as limit_holder')).then(() =>
-        holder.destroy(),
+      const codes: string[] = [];
+      db.client.pool.on('createFail', (_id: number, error: { code?: string; errno?: number }) =>
+        codes.push(String(dialect === 'postgresql' ? error.code : error.errno)),
       );
-      await waitForStatement(admin, 'mysql', 'limit_holder');
-      await expect(db.raw('select 42 as answer')).resolves.toBeDefined();
-      await busy;
-      expect(codes).toContain('1226');
-    } finally {
-      await holder.destroy();
-      await db.destroy();
-    }
+      try {
+        // The holder's connection counts against the limit until its pool closes it.
+        const busy = Promise.resolve(holder.raw(account.holdSql)).then(() => holder.destroy());
+        await waitForStatement(admin, dialect, 'limit_holder');
+        await expect(db.raw('select 42 as answer')).resolves.toBeDefined();
+        await busy;
+        expect(codes).toContain(account.code);
+      } finally {
+        await holder.destroy();
+        await db.destroy();
+      }
+    });
   });
-});
+}
 
 await describeDatabase(SQLITE, 'query retry (a second handle holds BEGIN IMMEDIATE)', () => {
   let dir: string;
@@ -262,21 +231,9 @@ await describeDatabase(SQLITE, 'query retry (a second handle holds BEGIN IMMEDIA
 
   it('retries a write refused with SQLITE_BUSY and applies it once', async () => {
     const filename = join(dir, 'busy.db');
-    const db = withResilience(
-      knexFactory({
-        client: 'better-sqlite3',
-        connection: { filename },
-        useNullAsDefault: true,
-        log: QUIET_LOG,
-        pool: {
-          afterCreate: (conn: Database.Database, done: (e: unknown, c: unknown) => void) => {
-            conn.pragma('busy_timeout = 0');
-            done(null, conn);
-          },
-        },
-      }),
-      { retry: { ...fast, maxAttempts: 20 } },
-    );
+    const db = withResilience(knexFactory(impatientSqliteConfig(filename)), {
+      retry: { ...fast, maxAttempts: 20 },
+    });
     try {
       await db.schema.createTable('items', (t) => t.integer('id').primary());
       const other = new Database(filename);

@@ -4,17 +4,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
 import { databaseFailureIn } from './databaseErrors.js';
 import { isUnknownCommitOutcomeError } from './errors.js';
 import { safeBulkInsert } from './safeBulkInsert.js';
-import {
-  ALL_DATABASES,
-  describeDatabase,
-  MARIADB,
-  MYSQL_URL,
-  PG_URL,
-  POSTGRES,
-  QUIET_LOG,
-} from './testing/databases.js';
-import { FaultProxy } from './testing/FaultProxy.js';
-import { adminKnex, uniqueName } from './testing/faults.js';
+import { ALL_DATABASES, describeDatabase, MARIADB, POSTGRES } from './testing/databases.js';
+import type { FaultProxy } from './testing/FaultProxy.js';
+import { adminKnex, proxiedConfig, startProxy, uniqueName } from './testing/faults.js';
 import { withResilience } from './withResilience.js';
 
 interface Item {
@@ -160,7 +152,6 @@ for (const target of ALL_DATABASES) {
 
 for (const target of [POSTGRES, MARIADB]) {
   const dialect = target.dialect as 'postgresql' | 'mysql';
-  const url = dialect === 'postgresql' ? PG_URL : MYSQL_URL;
 
   await describeDatabase(target, 'safeBulkInsert under connection faults', () => {
     let admin: Knex;
@@ -184,20 +175,11 @@ for (const target of [POSTGRES, MARIADB]) {
       });
     });
     beforeEach(async () => {
-      const address = new URL(url);
-      proxy = await FaultProxy.start({
-        target: { host: address.hostname, port: Number(address.port) },
-        protocol: dialect,
+      proxy = await startProxy(dialect);
+      db = withResilience(knexFactory(proxiedConfig(proxy, dialect)), {
+        transactionRetry: fast,
+        circuitBreaker: false,
       });
-      db = withResilience(
-        knexFactory({
-          client: dialect === 'postgresql' ? 'pg' : 'mysql2',
-          connection: proxy.url(url),
-          log: QUIET_LOG,
-          pool: { min: 0, max: 2 },
-        }),
-        { transactionRetry: fast, circuitBreaker: false },
-      );
     });
     afterEach(async () => {
       await db.destroy();

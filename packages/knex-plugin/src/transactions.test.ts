@@ -5,9 +5,11 @@ import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { constantBackoff } from 'otel-resilience';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { describeDatabase, MARIADB, POSTGRES, QUIET_LOG, SQLITE } from './testing/databases.js';
+import { barrier } from './testing/barrier.js';
+import { describeDatabase, MARIADB, POSTGRES, SQLITE } from './testing/databases.js';
 import {
   adminKnex,
+  impatientSqliteConfig,
   killConnection,
   mysqlConfig,
   pgConfig,
@@ -18,20 +20,6 @@ import {
 import { withResilience } from './withResilience.js';
 
 const fast = { backoff: constantBackoff(20) };
-
-/** Resolves once `parties` callers have arrived. */
-function barrier(parties: number): () => Promise<void> {
-  let arrived = 0;
-  let open!: () => void;
-  const opened = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return () => {
-    arrived++;
-    if (arrived === parties) open();
-    return opened;
-  };
-}
 
 for (const target of [POSTGRES, MARIADB]) {
   const dialect = target.dialect as 'postgresql' | 'mysql';
@@ -215,19 +203,9 @@ await describeDatabase(
 
     it('re-runs a transaction refused with SQLITE_BUSY; the row is written once', async () => {
       const filename = join(dir, 'busy.db');
-      const db = withResilience(
-        knexFactory({
-          ...SQLITE.config({
-            afterCreate: (conn: Database.Database, done: (e: unknown, c: unknown) => void) => {
-              conn.pragma('busy_timeout = 0');
-              done(null, conn);
-            },
-          }),
-          connection: { filename },
-          log: QUIET_LOG,
-        }),
-        { transactionRetry: { ...fast, maxAttempts: 20 } },
-      );
+      const db = withResilience(knexFactory(impatientSqliteConfig(filename)), {
+        transactionRetry: { ...fast, maxAttempts: 20 },
+      });
       try {
         await db.schema.createTable('items', (t) => t.integer('id').primary());
         const other = new Database(filename);

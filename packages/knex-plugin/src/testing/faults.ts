@@ -1,6 +1,7 @@
 /* Test support: real faults injected from an administrative connection. */
 import knexFactory, { type Knex } from 'knex';
 import { MYSQL_URL, PG_URL, QUIET_LOG } from './databases.js';
+import { FaultProxy } from './FaultProxy.js';
 
 /** A short unique name for tables, application names and markers of one test. */
 export function uniqueName(prefix: string): string {
@@ -95,4 +96,55 @@ export function sleepSql(dialect: 'postgresql' | 'mysql', seconds: number, marke
   return dialect === 'postgresql'
     ? `select pg_sleep(${seconds}) as ${marker}`
     : `select sleep(${seconds}) as ${marker}`;
+}
+
+/** The URL of `dialect`'s test server. */
+export function urlOf(dialect: 'postgresql' | 'mysql'): string {
+  return dialect === 'postgresql' ? PG_URL : MYSQL_URL;
+}
+
+/** A fault proxy in front of `dialect`'s test server. */
+export function startProxy(dialect: 'postgresql' | 'mysql'): Promise<FaultProxy> {
+  const address = new URL(urlOf(dialect));
+  return FaultProxy.start({
+    target: { host: address.hostname, port: Number(address.port) },
+    protocol: dialect,
+  });
+}
+
+/** A Knex config that reaches `dialect`'s test server through `proxy`. */
+export function proxiedConfig(
+  proxy: FaultProxy,
+  dialect: 'postgresql' | 'mysql',
+  extra: Partial<Knex.Config> = {},
+): Knex.Config {
+  return {
+    client: dialect === 'postgresql' ? 'pg' : 'mysql2',
+    connection: proxy.url(urlOf(dialect)),
+    log: QUIET_LOG,
+    pool: { min: 0, max: 2 },
+    ...extra,
+  };
+}
+
+/**
+ * A SQLite file database whose connections give up at once on a lock (`busy_timeout = 0`), so a
+ * second handle holding `BEGIN IMMEDIATE` makes them fail with `SQLITE_BUSY`.
+ */
+export function impatientSqliteConfig(filename: string): Knex.Config {
+  return {
+    client: 'better-sqlite3',
+    connection: { filename },
+    useNullAsDefault: true,
+    log: QUIET_LOG,
+    pool: {
+      afterCreate: (
+        conn: { pragma(sql: string): unknown },
+        done: (error: unknown, conn: unknown) => void,
+      ) => {
+        conn.pragma('busy_timeout = 0');
+        done(null, conn);
+      },
+    },
+  };
 }
