@@ -18,7 +18,12 @@ export default defineConfig({
     ],
   },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts'],
+    include: [
+      'packages/*/src/**/*.test.ts',
+      'examples/*/src/**/*.test.ts',
+      'dashboards/src/**/*.test.ts',
+      'alerts/src/**/*.test.ts',
+    ],
     testTimeout: 20_000,
     pool: 'forks',
   },

@@ -187,6 +187,13 @@ export {
   type RecordableHistogramKey,
   recordHistogram,
 } from './telemetry/metrics.js';
+export {
+  PROMETHEUS_NAMINGS,
+  type PrometheusNaming,
+  type PrometheusSeriesNames,
+  prometheusLabel,
+  prometheusNames,
+} from './telemetry/prometheusNames.js';
 export { ResilienceMetricProducer } from './telemetry/ResilienceMetricProducer.js';
 export { SCOPE_NAME, VERSION } from './version.js';
 export { type PipelineOptions, PipelinePolicy, wrap } from './wrap.js';
