@@ -164,6 +164,6 @@ describe('AxiosClassifier', () => {
       throw new Error('bad rule');
     });
     expect(own.classify(new AxiosError('x', 'ETIMEDOUT', config)).category).toBe('timeout');
-    expect(logger.warn).toHaveBeenCalledOnce();
+    expect(logger.error).toHaveBeenCalledOnce();
   });
 });

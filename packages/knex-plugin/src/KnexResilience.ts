@@ -11,6 +11,7 @@ import {
   Classifier,
   circuitBreaker,
   counterSeries,
+  defaultClassifier,
   isBrokenCircuitError,
   type PipelinePolicy,
   type Policy,
@@ -63,7 +64,12 @@ export class KnexResilience {
     readonly options: ResolvedKnexOptions,
     private readonly begin: BeginTransaction,
   ) {
-    this.classifier = new Classifier({ rules: [...options.rules, databaseErrorRule] });
+    // Rules an application registered on the default classifier (and the built-ins) still apply.
+    this.classifier = new Classifier({
+      rules: [...options.rules, databaseErrorRule],
+      builtinRules: false,
+      fallback: defaultClassifier,
+    });
     this.baseAttributes = { [ATTR_DB_SYSTEM_NAME]: options.dbSystem };
     this.breaker =
       options.circuitBreaker === false

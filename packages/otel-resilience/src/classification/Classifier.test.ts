@@ -187,4 +187,22 @@ describe('Classifier rules', () => {
   it('rejects a rule that is not a function', () => {
     expect(() => new Classifier().addRule(42 as never)).toThrow(/rule must be a function/);
   });
+
+  it('hands what its own rules do not match to a fallback classifier', () => {
+    const shared = new Classifier({
+      rules: [(e) => (e === 'app' ? { category: 'data' } : undefined)],
+    });
+    const adapter = new Classifier({
+      rules: [(e) => (e === 'own' ? { category: 'rate_limited', errorType: 'own' } : undefined)],
+      builtinRules: false,
+      fallback: shared,
+    });
+    expect(adapter.classify('own')).toMatchObject({ category: 'rate_limited', errorType: 'own' });
+    expect(adapter.classify('app')).toMatchObject({ category: 'data', retryable: false });
+    // The fallback's built-ins apply too; the adapter's own were turned off.
+    expect(adapter.classify(withCode('ECONNRESET')).category).toBe('transient');
+    expect(() => new Classifier({ fallback: {} as never })).toThrow(
+      /fallback must be a Classifier/,
+    );
+  });
 });

@@ -34,6 +34,12 @@ export interface ClassifierOptions {
   readonly retryable?: Partial<Record<ErrorCategory, boolean>>;
   /** Whether the built-in rules (network codes, HTTP statuses, own errors) apply. Default `true`. */
   readonly builtinRules?: boolean;
+  /**
+   * Decides what none of this classifier's rules matched, instead of `unknown`: an adapter's
+   * classifier passes {@link defaultClassifier}, so rules an application registered there (and
+   * the built-ins) still apply, while the global classifier is never modified. Default: none.
+   */
+  readonly fallback?: Classifier;
 }
 
 /**
@@ -47,11 +53,17 @@ export class Classifier {
   private rules: readonly ClassificationRule[];
   private readonly retryableByCategory: Readonly<Record<ErrorCategory, boolean>>;
   private readonly builtins: readonly ClassificationRule[];
+  /** Decides what no rule of this classifier matched; see {@link ClassifierOptions.fallback}. */
+  readonly fallback: Classifier | undefined;
 
   constructor(options: ClassifierOptions = {}) {
     this.rules = [...(options.rules ?? [])];
     this.retryableByCategory = { ...DEFAULT_RETRYABLE, ...options.retryable };
     this.builtins = options.builtinRules === false ? [] : BUILTIN_RULES;
+    if (options.fallback !== undefined && !(options.fallback instanceof Classifier)) {
+      throw new TypeError(`fallback must be a Classifier, got ${String(options.fallback)}`);
+    }
+    this.fallback = options.fallback;
   }
 
   /**
@@ -75,6 +87,7 @@ export class Classifier {
     const chain = causeChain(error);
     const found = this.match(this.rules, chain) ?? this.match(this.builtins, chain);
     if (found === undefined) {
+      if (this.fallback !== undefined) return this.fallback.classify(error);
       const retryAfterMs = retryAfterHintOf(error);
       return build('unknown', this.retryableByCategory.unknown, errorTypeOf(error), retryAfterMs);
     }
