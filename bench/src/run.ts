@@ -27,6 +27,7 @@ import {
 import { type BenchCase, type BenchResult, median, runCases } from './harness.js';
 import { retryStormSection } from './http/retryStorm.js';
 import { throughputSection } from './http/throughput.js';
+import { knexSection } from './knex/section.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const ROUNDS = QUICK ? 3 : 9;
@@ -370,6 +371,8 @@ async function main(): Promise<void> {
     durationMs: QUICK ? 3_000 : 10_000,
     rounds: QUICK ? 1 : 3,
   });
+  console.log('Knex plugin: overhead and recovery (SQLite, PostgreSQL)');
+  const knex = await knexSection({ quick: QUICK, progress });
   const report = `# Benchmarks
 
 Produced by \`pnpm bench\` (\`node --expose-gc --import tsx bench/src/run.ts\`), which writes this
@@ -424,7 +427,8 @@ Success path with calls spread round-robin over N distinct breakers.
 ${fanOut.map(([n, ns]) => `| ${n.toLocaleString('en')} | ${fmt(ns)} |`).join('\n')}
 
 ${throughput}
-${storm}`;
+${storm}
+${knex}`;
   const target = new URL('../../BENCHMARKS.md', import.meta.url);
   if (!QUICK) writeFileSync(target, report);
   console.log(report);

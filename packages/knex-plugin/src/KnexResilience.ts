@@ -90,7 +90,12 @@ export class KnexResilience {
     const shape = queryShapeOf(builder);
     const settings = queryOptionsOf(builder);
     const repeatable = shape.read || settings.idempotent === true;
-    const pipeline = this.queryPipeline(shape.operation, repeatable, settings.retry !== false);
+    const pipeline = this.queryPipeline(
+      shape.operation,
+      repeatable,
+      settings.retry !== false,
+      settings.circuitBreaker !== false,
+    );
     const outer = trace.getActiveSpan();
     return pipeline.execute(async (context) => {
       const span = attemptSpan(outer);
@@ -204,8 +209,9 @@ export class KnexResilience {
     operation: string | undefined,
     repeatable: boolean,
     retries: boolean,
+    guarded: boolean,
   ): PipelinePolicy {
-    const id = `${operation ?? ''}|${repeatable ? 'r' : 'w'}|${retries ? 'y' : 'n'}`;
+    const id = `${operation ?? ''}|${repeatable ? 'r' : 'w'}|${retries ? 'y' : 'n'}|${guarded ? 'b' : ''}`;
     let pipeline = this.queryPipelines.get(id);
     if (pipeline === undefined) {
       const attributes =
@@ -213,8 +219,12 @@ export class KnexResilience {
           ? this.baseAttributes
           : { ...this.baseAttributes, [ATTR_DB_OPERATION_NAME]: operation };
       const retryOptions = retries ? this.options.retry : false;
-      pipeline = this.pipeline(this.options.name, attributes, retryOptions, (error) =>
-        queryMayRetry(error, repeatable),
+      pipeline = this.pipeline(
+        this.options.name,
+        attributes,
+        retryOptions,
+        (error) => queryMayRetry(error, repeatable),
+        guarded,
       );
       this.queryPipelines.set(id, pipeline);
     }
@@ -234,6 +244,7 @@ export class KnexResilience {
         this.baseAttributes,
         retryOptions,
         transactionMayRerun,
+        true,
       );
       // Per-call attempt counts are few in practice; the map is bounded all the same.
       if (this.transactionPipelines.size >= 16) this.transactionPipelines.clear();
@@ -247,6 +258,7 @@ export class KnexResilience {
     attributes: Readonly<Record<string, string>>,
     retryOptions: KnexRetryOptions | false,
     retryOn: (error: unknown) => boolean | undefined,
+    guarded: boolean,
   ): PipelinePolicy {
     const common = { name, classifier: this.classifier, attributes };
     const policies: Policy[] = [];
@@ -261,7 +273,9 @@ export class KnexResilience {
         }),
       );
     }
-    if (this.breaker !== undefined) policies.push(this.breaker);
+    if (guarded && this.breaker !== undefined) policies.push(this.breaker);
+    // Without retries and breaker, a single attempt still gets its call span and metrics.
+    if (policies.length === 0) policies.push(retry({ ...common, maxAttempts: 1 }));
     return wrap(common, ...policies);
   }
 }

@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import { isBrokenCircuitError } from 'otel-resilience';
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { withQueryOptions } from './queryOptions.js';
 import { describeDatabase, MARIADB, POSTGRES } from './testing/databases.js';
 import type { FaultProxy } from './testing/FaultProxy.js';
 import { proxiedConfig, startProxy } from './testing/faults.js';
@@ -38,7 +39,7 @@ for (const target of [POSTGRES, MARIADB]) {
     it('fails fast while the database is unreachable, and closes again through half-open trials', async () => {
       const db = withResilience(plain, {
         retry: false,
-        circuitBreaker: { halfOpenAfterMs: 200, successThreshold: 1 },
+        circuitBreaker: { halfOpenAfterMs: 600, successThreshold: 1 },
       });
       await db.raw('select 1');
       proxy.refuse('blackhole');
@@ -56,12 +57,38 @@ for (const target of [POSTGRES, MARIADB]) {
       expect(ms).toBeLessThan(ACQUIRE_TIMEOUT_MS / 3);
 
       await proxy.resume();
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // Connection attempts the blackhole held fail now; let them, before probing.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // While it is open, a query marked circuitBreaker: false still reaches the database.
+      await expect(
+        withQueryOptions(db.raw('select 1 as probe'), { circuitBreaker: false }),
+      ).resolves.toBeDefined();
+      expect(isBrokenCircuitError(await db.raw('select 1').catch((e: unknown) => e))).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 650));
       await expect(db.raw('select 1')).resolves.toBeDefined();
       expect(db.resilience.breaker?.state).toBe('closed');
     });
 
-    it('deadlock-free answers do not open it: constraint errors leave it closed', async () => {
+    it('connections lost mid-query do not open it: the server was up', async () => {
+      const db = withResilience(plain, { retry: false });
+      for (let round = 0; round < 3; round++) {
+        const running = Array.from({ length: 4 }, () =>
+          Promise.resolve(
+            db.raw(dialect === 'postgresql' ? 'select pg_sleep(2)' : 'select sleep(2)'),
+          ).then(
+            () => 'ok',
+            () => 'lost',
+          ),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        proxy.dropAll();
+        expect(await Promise.all(running)).toContain('lost');
+      }
+      expect(db.resilience.breaker?.state).toBe('closed');
+      await expect(db.raw('select 1')).resolves.toBeDefined();
+    });
+
+    it('answers from the database do not open it: errors on a missing table leave it closed', async () => {
       const db = withResilience(plain, { retry: false });
       for (let i = 0; i < 8; i++) {
         await expect(db.raw('select * from no_such_table_anywhere')).rejects.toThrow();

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { withQueryOptions } from './queryOptions.js';
 
 /** What PostgreSQL says about a transaction id (`txid_status`). */
 export type CommitStatus = 'committed' | 'aborted' | 'unknown';
@@ -18,7 +19,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export async function commitStatusOf(knex: Knex, txid: string): Promise<CommitStatus> {
   for (let poll = 0; poll < POLLS; poll++) {
     if (poll > 0) await sleep(POLL_INTERVAL_MS * poll);
-    const result = (await knex.raw('select txid_status(?::bigint) as status', [txid])) as {
+    // Past the breaker: a breaker opened by the very outage that lost the COMMIT must not stop
+    // the database from being asked.
+    const query = knex.raw('select txid_status(?::bigint) as status', [txid]);
+    const result = (await withQueryOptions(query, { circuitBreaker: false })) as {
       rows: Array<{ status: string | null }>;
     };
     const status = result.rows[0]?.status ?? null;

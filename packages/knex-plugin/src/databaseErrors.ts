@@ -16,7 +16,12 @@ export interface DatabaseFailure {
   readonly scope: 'statement' | 'transaction' | 'none';
   /** The connection is dead: evict it from the pool; a write in flight has an unknown outcome. */
   readonly connectionLost: boolean;
-  /** The database is unreachable or refusing connections: counts towards the breaker opening. */
+  /**
+   * No connection could be made: refused, unreachable, shutting down or starting up, too many
+   * connections, the pool's acquire timeout. Only these count towards the breaker opening: a
+   * connection lost mid-query (a killed backend, a failover) says the server *was* up, and a pool
+   * that loses every connection at once would otherwise open the breaker on a healthy database.
+   */
   readonly unavailable: boolean;
   /** The driver refused the query before sending it (its connection was already known dead). */
   readonly neverSent: boolean;
@@ -34,12 +39,12 @@ function failure(
     scope,
     retryable: scope !== 'none',
     connectionLost: flags.connectionLost ?? false,
-    unavailable: flags.unavailable ?? flags.connectionLost ?? false,
+    unavailable: flags.unavailable ?? false,
     neverSent: flags.neverSent ?? false,
   };
 }
 
-const CONNECTION_LOST = { connectionLost: true, unavailable: true } as const;
+const CONNECTION_LOST = { connectionLost: true } as const;
 
 /** PostgreSQL SQLSTATEs with a decision of their own (the rest go by class, below). */
 const POSTGRES_CODES: Readonly<Record<string, DatabaseFailure>> = {
@@ -59,7 +64,11 @@ const POSTGRES_CODES: Readonly<Record<string, DatabaseFailure>> = {
 function postgresByClass(code: string): DatabaseFailure | undefined {
   switch (code.slice(0, 2)) {
     case '08':
-      return failure('transient', code, 'statement', CONNECTION_LOST);
+      // 08001 sqlclient_unable_to_establish_sqlconnection, 08004 server rejected the connection:
+      // no connection was made; the rest of the class is a connection that broke.
+      return code === '08001' || code === '08004'
+        ? failure('transient', code, 'statement', { unavailable: true })
+        : failure('transient', code, 'statement', CONNECTION_LOST);
     case '22':
     case '23':
     case '42':

@@ -37,9 +37,10 @@ export interface KnexResilienceOptions {
   readonly transactionRetry?: KnexRetryOptions | false;
   /**
    * The database's circuit breaker: opens when the database keeps being unreachable (refused or
-   * lost connections, acquire timeouts, too many connections) and then fails calls at once with
-   * `BrokenCircuitError`. Deadlocks, constraint violations and other answers never count.
-   * `false`: none. Default: five consecutive failures, half-open after 5 s.
+   * acquire timeouts, too many connections, shutting down) and then fails calls at once with
+   * `BrokenCircuitError`. Connections lost mid-query, deadlocks, constraint violations and other
+   * answers never count: the server was up. `false`: none. Default: five consecutive failures,
+   * half-open after 1 s.
    */
   readonly circuitBreaker?: KnexCircuitBreakerOptions | false;
   /**
@@ -96,8 +97,11 @@ const KNOWN_OPTIONS = new Set([
 
 /** Default ping timeout of `validateOnAcquire` (ms). */
 export const DEFAULT_PING_TIMEOUT_MS = 1_000;
-/** Default open period of the database breaker (ms): a restarting database is back in seconds. */
-export const DEFAULT_HALF_OPEN_AFTER_MS = 5_000;
+/**
+ * Default open period of the database breaker (ms): a restarting database is back in seconds, and
+ * a trial every second costs one connection attempt.
+ */
+export const DEFAULT_HALF_OPEN_AFTER_MS = 1_000;
 
 const show = (value: unknown): string =>
   typeof value === 'string' ? JSON.stringify(value) : String(value);

@@ -8,6 +8,12 @@ export interface QueryOptions {
   readonly idempotent?: boolean;
   /** `false`: run once, never retried by the plugin. Default `true`. */
   readonly retry?: boolean;
+  /**
+   * `false`: the query bypasses the database's circuit breaker — never refused while it is open,
+   * never counted by it. For probes that must reach the database whatever the breaker says (a
+   * readiness check; the plugin's own commit verification). Default `true`.
+   */
+  readonly circuitBreaker?: boolean;
 }
 
 const QUERY_OPTIONS = Symbol.for('otel-resilience-knex.queryOptions');
@@ -20,7 +26,7 @@ export function withQueryOptions<B extends object>(builder: B, options: QueryOpt
   if (typeof builder !== 'object' || builder === null) {
     throw new TypeError(`withQueryOptions() needs a query builder, got ${String(builder)}`);
   }
-  for (const key of ['idempotent', 'retry'] as const) {
+  for (const key of ['idempotent', 'retry', 'circuitBreaker'] as const) {
     const value = options?.[key];
     if (value !== undefined && typeof value !== 'boolean') {
       throw new TypeError(`withQueryOptions: ${key} must be a boolean, got ${String(value)}`);

@@ -110,6 +110,17 @@ await describeDatabase(SQLITE, 'withResilience options', () => {
     expect(() => withResilience(plain, options as never)).toThrow(message);
   });
 
+  it('runs queries and transactions with retries and the breaker both off', async () => {
+    const db = withResilience(plain, {
+      retry: false,
+      transactionRetry: false,
+      circuitBreaker: false,
+    });
+    expect(await db.raw('select 1 as one')).toEqual([{ one: 1 }]);
+    expect(await db.transaction(async (trx) => trx.raw('select 2 as two'))).toEqual([{ two: 2 }]);
+    expect(db.resilience.breaker).toBeUndefined();
+  });
+
   it('rejects what is not a Knex instance, and a second enable', () => {
     expect(() => withResilience({} as never)).toThrow(/needs a Knex instance/);
     withResilience(plain);
