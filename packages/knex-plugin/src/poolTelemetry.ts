@@ -91,7 +91,7 @@ function watchPool(pool: TarnPool, identity: PoolTelemetryOptions): Disposable {
   const requestedAt = new Map<number, number>();
   const listeners: Record<string, (...args: never[]) => void> = {
     acquireRequest: (eventId: number) => {
-      requestedAt.set(eventId, performance.now());
+      if (telemetry.recordsWaits) requestedAt.set(eventId, performance.now());
     },
     acquireSuccess: (eventId: number) => {
       const start = requestedAt.get(eventId);

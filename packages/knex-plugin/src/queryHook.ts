@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import { noteStatementFailure } from './connections.js';
 
@@ -71,7 +72,10 @@ const PINNED_CONTEXT = 'opentelemetry.instrumentation-knex.context';
  * Without the instrumentation (no pinned context) the builder itself.
  */
 function inActiveContext(builder: unknown): unknown {
-  if (typeof builder !== 'object' || builder === null) return builder;
+  // Nothing to re-parent unless an attempt span records (no SDK: no statement spans either).
+  if (typeof builder !== 'object' || builder === null || !trace.getActiveSpan()?.isRecording()) {
+    return builder;
+  }
   const pinned = Object.getOwnPropertySymbols(builder).find(
     (s) => s.description === PINNED_CONTEXT,
   );

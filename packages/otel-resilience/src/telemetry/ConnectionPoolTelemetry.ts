@@ -7,7 +7,13 @@ import {
   ATTR_DB_SYSTEM_NAME,
   type DbConnectionState,
 } from './attributes.js';
-import { type CounterSeries, counterSeries, observeReading, recordHistogram } from './metrics.js';
+import {
+  type CounterSeries,
+  counterSeries,
+  instruments,
+  observeReading,
+  recordHistogram,
+} from './metrics.js';
 
 /** What a pool holds at one instant: the values of its gauges. */
 export interface ConnectionPoolState {
@@ -121,6 +127,14 @@ export class ConnectionPoolTelemetry implements Disposable {
       observeReading('dbConnectionPendingRequests', this.attributes, () => source().pending),
       observeReading('dbConnectionMax', this.attributes, () => max),
     ];
+  }
+
+  /**
+   * Whether {@link recordWait} records anything: false while no OpenTelemetry SDK is registered,
+   * so an adapter can skip reading the clock for every acquire.
+   */
+  get recordsWaits(): boolean {
+    return !this.disposed && instruments().recording;
   }
 
   /**
