@@ -9,6 +9,7 @@ import {
   ATTR_RESILIENCE_NAME,
   type CircuitBreakerPolicy,
   Classifier,
+  type CounterSeries,
   circuitBreaker,
   counterSeries,
   defaultClassifier,
@@ -58,6 +59,11 @@ export class KnexResilience {
   private readonly queryPipelines = new Map<string, PipelinePolicy>();
   private readonly transactionPipelines = new Map<number, PipelinePolicy>();
   private readonly baseAttributes: Readonly<Record<string, string>>;
+  /**
+   * `resilience.db.commit_verifications` by outcome, made up front so that the series exist (at
+   * 0) before the first lost COMMIT: dashboards and `increase()` then see every outcome.
+   */
+  private readonly verifications: Readonly<Record<CommitStatus, CounterSeries>>;
 
   constructor(
     private readonly knex: Knex,
@@ -71,6 +77,17 @@ export class KnexResilience {
       fallback: defaultClassifier,
     });
     this.baseAttributes = { [ATTR_DB_SYSTEM_NAME]: options.dbSystem };
+    const verifications = (outcome: CommitStatus) =>
+      counterSeries('dbCommitVerifications', {
+        [ATTR_RESILIENCE_NAME]: options.transactionName,
+        [ATTR_DB_SYSTEM_NAME]: options.dbSystem,
+        [ATTR_DB_COMMIT_OUTCOME]: outcome,
+      });
+    this.verifications = {
+      committed: verifications('committed'),
+      aborted: verifications('aborted'),
+      unknown: verifications('unknown'),
+    };
     this.breaker =
       options.circuitBreaker === false
         ? undefined
@@ -195,11 +212,7 @@ export class KnexResilience {
   }
 
   private recordVerification(outcome: CommitStatus): void {
-    counterSeries('dbCommitVerifications', {
-      [ATTR_RESILIENCE_NAME]: this.options.transactionName,
-      [ATTR_DB_SYSTEM_NAME]: this.options.dbSystem,
-      [ATTR_DB_COMMIT_OUTCOME]: outcome,
-    }).add();
+    this.verifications[outcome].add();
     trace
       .getActiveSpan()
       ?.addEvent('resilience.db.commit_verification', { [ATTR_DB_COMMIT_OUTCOME]: outcome });

@@ -81,16 +81,19 @@ for (const target of [POSTGRES, MARIADB]) {
         expect(proxy.injected.commitAcksDropped).toBe(3);
         expect(runs).toBe(3);
         expect(await rows()).toEqual(['a', 'b', 'c']);
-        expect(points(await telemetry.collect(), 'resilience.db.commit_verifications')).toEqual([
-          {
-            attributes: {
-              'resilience.name': 'knex.transaction',
-              'db.system.name': 'postgresql',
-              'resilience.db.commit_outcome': 'committed',
-            },
-            value: 3,
+        const verified = points(await telemetry.collect(), 'resilience.db.commit_verifications');
+        const byOutcome = (outcome: string) =>
+          verified.find((p) => p.attributes['resilience.db.commit_outcome'] === outcome);
+        expect(byOutcome('committed')).toEqual({
+          attributes: {
+            'resilience.name': 'knex.transaction',
+            'db.system.name': 'postgresql',
+            'resilience.db.commit_outcome': 'committed',
           },
-        ]);
+          value: 3,
+        });
+        // Every outcome is exported from the start, at 0 until it happens.
+        expect(byOutcome('aborted')?.value).toBe(0);
         const transaction = telemetry
           .spans()
           .filter((span) => span.name.startsWith('resilience knex.transaction'));
