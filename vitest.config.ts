@@ -23,6 +23,7 @@ export default defineConfig({
       'examples/*/src/**/*.test.ts',
       'dashboards/src/**/*.test.ts',
       'alerts/src/**/*.test.ts',
+      'e2e/src/**/*.test.ts',
     ],
     testTimeout: 20_000,
     pool: 'forks',

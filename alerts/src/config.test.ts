@@ -126,7 +126,12 @@ describe('defineAlertsConfig', () => {
     [
       'window too short',
       { retryAmplification: { window: '30s' } },
-      'retryAmplification.window: must be at least 1m (several scrapes), got "30s"',
+      'retryAmplification.window: must span at least four scrapes (4 × scrapeInterval 15s), got "30s"',
+    ],
+    [
+      'scrape interval',
+      { scrapeInterval: 'often' },
+      'scrapeInterval: must be a Prometheus duration such as "5m", got "often"',
     ],
     [
       'minCalls',

@@ -58,6 +58,12 @@ export interface AlertsConfig {
   readonly groupBy: readonly string[];
   /** Absolute URL of the runbook; each alert links to `<runbookUrl>#<anchor>`. */
   readonly runbookUrl: string;
+  /**
+   * How often Prometheus scrapes the services. Every `rate()` window must span at least four
+   * scrapes (Grafana's `$__rate_interval` rule), so the windows can be no shorter than 4× this.
+   * Default `15s` (windows of at least 1m).
+   */
+  readonly scrapeInterval: string;
   /** Share of calls through a pipeline that fail (seed 003: > 20% warning, > 50% critical). */
   readonly failureRate: {
     /** `rate()` window of the ratio. Default `5m`. */
@@ -170,6 +176,7 @@ export const DEFAULT_ALERTS_CONFIG: AlertsConfig = deepFreeze({
   selector: '',
   groupBy: ['job'],
   runbookUrl: DEFAULT_RUNBOOK_URL,
+  scrapeInterval: '15s',
   failureRate: {
     window: '5m',
     warning: 0.2,
@@ -319,11 +326,17 @@ function validate(c: AlertsConfig): string[] {
     check(ms !== undefined && ms > 0, path, 'must be a Prometheus duration such as "5m"', v);
     return ms;
   };
+  const scrapeMs = duration('scrapeInterval', c.scrapeInterval);
   const rateWindow = (windowPath: string, window: string, forPath: string, forValue: string) => {
     const w = duration(windowPath, window);
     const f = duration(forPath, forValue);
-    if (w === undefined || f === undefined) return;
-    check(w >= 60_000, windowPath, 'must be at least 1m (several scrapes)', window);
+    if (w === undefined || f === undefined || scrapeMs === undefined) return;
+    check(
+      w >= 4 * scrapeMs,
+      windowPath,
+      `must span at least four scrapes (4 × scrapeInterval ${c.scrapeInterval})`,
+      window,
+    );
     // A window longer than `for:` would keep the alert firing on evidence older than `for:`.
     if (w > f)
       problems.push(

@@ -897,9 +897,17 @@ describe('circuitBreaker telemetry with an SDK installed', () => {
           },
           value: 1,
         },
+        {
+          // Made with the breaker, at 0 until it refuses a call in that state.
+          attributes: {
+            'resilience.name': 'sdk-payments',
+            'resilience.circuit_breaker.state': 'half_open',
+          },
+          value: 0,
+        },
       ]),
     );
-    expect(mine('resilience.circuit_breaker.rejections')).toHaveLength(2);
+    expect(mine('resilience.circuit_breaker.rejections')).toHaveLength(3);
     policy.dispose();
   });
 

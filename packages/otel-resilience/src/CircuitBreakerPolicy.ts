@@ -160,7 +160,15 @@ export class CircuitBreakerPolicy extends PolicyBase {
   /** Live `isolate()` handles; handles from an earlier isolation carry an older epoch. */
   private isolations = 0;
   private isolationEpoch = 0;
-  private readonly rejections: Partial<Record<RejectingState, RejectionTelemetry>> = {};
+  /**
+   * Rejection counters by refusing state, made with the breaker so that they are exported (at 0)
+   * before the first refusal: dashboards and `increase()` see them from the start.
+   */
+  private readonly rejections: Readonly<Record<RejectingState, RejectionTelemetry>> = {
+    open: this.rejectionTelemetry('open'),
+    half_open: this.rejectionTelemetry('half_open'),
+    isolated: this.rejectionTelemetry('isolated'),
+  };
 
   private readonly openEmitter = new EventEmitter<CircuitOpened>();
   private readonly halfOpenEmitter = new EventEmitter<void>();
@@ -415,22 +423,19 @@ export class CircuitBreakerPolicy extends PolicyBase {
     }
   }
 
+  private rejectionTelemetry(state: RejectingState): RejectionTelemetry {
+    return {
+      series: this.telemetry.series('circuitRejections', { [ATTR_CIRCUIT_STATE]: state }),
+      attributes: Object.freeze({ [ATTR_RESILIENCE_NAME]: this.name, [ATTR_CIRCUIT_STATE]: state }),
+    };
+  }
+
   private reject<T>(
     ctx: CallContext,
     state: RejectingState,
     retryAfterMs: number | undefined,
   ): Promise<T> {
-    let telemetry = this.rejections[state];
-    if (telemetry === undefined) {
-      telemetry = {
-        series: this.telemetry.series('circuitRejections', { [ATTR_CIRCUIT_STATE]: state }),
-        attributes: Object.freeze({
-          [ATTR_RESILIENCE_NAME]: this.name,
-          [ATTR_CIRCUIT_STATE]: state,
-        }),
-      };
-      this.rejections[state] = telemetry;
-    }
+    const telemetry = this.rejections[state];
     telemetry.series.value++;
     ctx.execution.addEvent(EVENT_CIRCUIT_REJECTION, telemetry.attributes);
     const error = withoutStackTrace(BrokenCircuitError, this.name, state, retryAfterMs);
