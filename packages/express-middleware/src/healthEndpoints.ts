@@ -23,7 +23,8 @@ export function healthEndpoints(
   options: HealthEndpointsOptions = {},
 ): RequestHandler {
   const endpoints = new HealthEndpoints<Request>(registry, options);
-  return (req, res, next) => {
+  // Named: the Express instrumentation reports a middleware span by its function's name.
+  return function resilienceHealth(req, res, next) {
     const endpoint = endpoints.endpointFor(req.method, req.path);
     if (endpoint === undefined) return next();
     endpoints.answer(endpoint, req).then((answer) => writeAnswer(res, answer), next);

@@ -30,7 +30,7 @@ export function metricsEndpoint(
     );
   }
   const protection = new EndpointProtection<Request>(options);
-  return (req, res, next) => {
+  return function prometheusMetrics(req, res, next) {
     protection.refusalFor(req).then((refusal) => {
       if (refusal === undefined) exporter.getMetricsRequestHandler(req, res);
       else writeAnswer(res, refusal);
