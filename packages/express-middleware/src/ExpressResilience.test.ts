@@ -307,7 +307,11 @@ describe.each(EXPRESS_MAJORS)('expressResilience on %s', (major, loadExpress) =>
     const whileOpen = await resilience.health.report();
     expect(whileOpen.status).toBe('critical');
     expect(whileOpen.breakers).toEqual([
-      { name: `${resilience.guard.name} /api/orders/:id`, state: 'open' },
+      {
+        name: `${resilience.guard.name} /api/orders/:id`,
+        state: 'open',
+        attributes: { 'http.route': '/api/orders/:id' },
+      },
     ]);
     healthy = true;
     await sleep(170);

@@ -119,7 +119,7 @@ describe.each(KOA_MAJORS)(
       const koaSpans = spans.filter(
         (s) => s.instrumentationScope.name === '@opentelemetry/instrumentation-koa',
       );
-      const ownMiddleware = koaSpans.find((s) => s.name === 'middleware - koaResilience');
+      const ownMiddleware = koaSpans.find((s) => s.name === 'middleware - resilienceMiddleware');
       expect(parentOf(ownMiddleware as ReadableSpan)).toBe(server?.spanContext().spanId);
       const routed = koaSpans.filter((s) => s.attributes['koa.type'] === 'router');
       expect(routed.length).toBeGreaterThan(0);

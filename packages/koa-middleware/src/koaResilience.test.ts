@@ -319,7 +319,11 @@ describe.each(KOA_MAJORS)('koaResilience on Koa $major', ({ load }) => {
       expect(calls).toBe(2);
       const open = await resilience.health.report();
       expect(open.breakers).toEqual([
-        { name: `${resilience.guard.name} /orders/:id`, state: 'open' },
+        {
+          name: `${resilience.guard.name} /orders/:id`,
+          state: 'open',
+          attributes: { 'http.route': '/orders/:id' },
+        },
       ]);
       expect(open.status).toBe('critical');
       healthy = true;
@@ -375,7 +379,7 @@ describe.each(KOA_MAJORS)('koaResilience on Koa $major', ({ load }) => {
   it('gives one named app middleware, and dispose() removes its entries from the registry', async () => {
     const resilience = resilienceWith({ shedding: { maxConcurrent: 4 } });
     expect(resilience.middleware()).toBe(resilience.middleware());
-    expect(resilience.middleware().name).toBe('koaResilience');
+    expect(resilience.middleware().name).toBe('resilienceMiddleware');
     const before = await resilience.health.report();
     expect(before.bulkheads.map((b) => b.name)).toEqual([resilience.guard.name]);
     expect(before.budgets.map((b) => b.name)).toEqual([resilience.guard.name]);

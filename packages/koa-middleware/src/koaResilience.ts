@@ -93,7 +93,7 @@ export function koaResilience(options: KoaResilienceOptions = {}): KoaResilience
     return request;
   };
 
-  const appMiddleware: Middleware = async function koaResilience(ctx, next) {
+  const appMiddleware: Middleware = async function resilienceMiddleware(ctx, next) {
     const request = begin(ctx);
     try {
       // Settles when the rest of the app does, or as soon as the guard answered in its place: the

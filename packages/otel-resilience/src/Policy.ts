@@ -69,6 +69,14 @@ export abstract class PolicyBase implements Policy {
     );
   }
 
+  /**
+   * The constant attributes given at construction (`options.attributes`), e.g. the
+   * `server.address` of a per-host breaker; `undefined` when none.
+   */
+  get attributes(): Readonly<Record<string, string>> | undefined {
+    return this.telemetry.attributes;
+  }
+
   execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T> {
     return executeCall(this, fn, signal);
   }

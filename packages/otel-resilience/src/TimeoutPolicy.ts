@@ -125,7 +125,7 @@ export class TimeoutPolicy extends PolicyBase {
   readonly timeoutMs: number;
   readonly strategy: TimeoutStrategy;
   private readonly queue: TimerQueue;
-  private readonly attributes: {
+  private readonly timeoutAttributes: {
     timeout: Record<string, string>;
     deadline: Record<string, string>;
   };
@@ -141,7 +141,7 @@ export class TimeoutPolicy extends PolicyBase {
     }
     this.strategy = strategy;
     this.queue = new TimerQueue(this.timeoutMs);
-    this.attributes = {
+    this.timeoutAttributes = {
       timeout: { [ATTR_TIMEOUT_STRATEGY]: strategy, [ATTR_TIMEOUT_SOURCE]: 'timeout' },
       deadline: { [ATTR_TIMEOUT_STRATEGY]: strategy, [ATTR_TIMEOUT_SOURCE]: 'deadline' },
     };
@@ -177,7 +177,8 @@ export class TimeoutPolicy extends PolicyBase {
 
   /** Counts and reports a deadline hit, and builds the error for it. @internal */
   timedOut(ctx: CallContext, limitMs: number, source: TimeoutSource): TimeoutExceededError {
-    const attributes = source === 'deadline' ? this.attributes.deadline : this.attributes.timeout;
+    const attributes =
+      source === 'deadline' ? this.timeoutAttributes.deadline : this.timeoutAttributes.timeout;
     this.telemetry.count('timeouts', attributes);
     ctx.execution.addEvent(EVENT_TIMEOUT, attributes);
     return new TimeoutExceededError(limitMs, source);

@@ -65,7 +65,15 @@ export interface HealthReport {
   readonly checkedAt: string;
   readonly checks: readonly CheckReport[];
   /** `open` and `isolated` count as `critical` (seed 003), `half_open` as `degraded`. */
-  readonly breakers: ReadonlyArray<{ readonly name: string; readonly state: string }>;
+  /**
+   * Each breaker's name and state, and its constant attributes when it has some (a per-host
+   * breaker's `server.address` tells breakers of one name apart).
+   */
+  readonly breakers: ReadonlyArray<{
+    readonly name: string;
+    readonly state: string;
+    readonly attributes?: Readonly<Record<string, string>>;
+  }>;
   /** A bulkhead with every slot taken or a non-empty queue is `degraded`. */
   readonly bulkheads: ReadonlyArray<{
     readonly name: string;
@@ -162,11 +170,16 @@ export class HealthRegistry {
       status = worse(status, check.status);
       if (check.status === 'unhealthy' || check.status === 'critical') ready = false;
     }
-    const breakers: Array<{ name: string; state: string }> = [];
+    const breakers: Array<HealthReport['breakers'][number]> = [];
     for (const source of this.breakerSources) {
       for (const breaker of source()) {
         const state = breaker.state;
-        breakers.push({ name: breaker.name, state });
+        const attributes = breaker.attributes;
+        breakers.push(
+          attributes === undefined
+            ? { name: breaker.name, state }
+            : { name: breaker.name, state, attributes },
+        );
         if (state === 'open' || state === 'isolated') status = worse(status, 'critical');
         else if (state === 'half_open') status = worse(status, 'degraded');
       }

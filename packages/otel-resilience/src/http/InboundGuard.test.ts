@@ -274,7 +274,9 @@ describe('InboundGuard', () => {
     expect((await fetch(`${url}/orders`)).status).toBe(200);
 
     const report = await guard.health.report();
-    expect(report.breakers).toEqual([{ name: `${guard.name} /orders`, state: 'closed' }]);
+    expect(report.breakers).toEqual([
+      { name: `${guard.name} /orders`, state: 'closed', attributes: { 'http.route': '/orders' } },
+    ]);
     const data = await otel.collect();
     expect(
       ofGuard(guard, data, 'resilience.http.server.rejections').map((p) => [
@@ -315,7 +317,7 @@ describe('InboundGuard', () => {
     await sleep(20);
     expect(inbound?.signal.aborted).toBe(true);
     expect((await guard.health.report()).breakers).toEqual([
-      { name: `${guard.name} /x`, state: 'closed' },
+      { name: `${guard.name} /x`, state: 'closed', attributes: { 'http.route': '/x' } },
     ]);
   });
 
