@@ -6,7 +6,11 @@
  * with no unique constraint, so that duplicated and lost writes can be counted afterwards.
  */
 import knexFactory, { type Knex } from 'knex';
-import { type ResilientKnex, withResilience } from 'otel-resilience-knex';
+import {
+  DEFAULT_HALF_OPEN_AFTER_MS,
+  type ResilientKnex,
+  withResilience,
+} from 'otel-resilience-knex';
 import {
   adminKnex,
   type CounterValues,
@@ -634,11 +638,11 @@ The same load (no killer); after 2 s, \`pg_ctlcluster stop\` (fast shutdown: eve
 closed), ${(downMs / 1000).toFixed(0)} s down, \`pg_ctlcluster start\`. "server back": the first moment a fresh
 connection from a separate probe (every 25 ms) runs \`select 1\`; recovery is measured from there
 to the load's first successful read and write. Failed operations while the server is down are
-expected — there is no database to answer them. The plugin's breaker (5 consecutive
-unavailability failures, half-open after 5 s) makes them fail at once instead of each trying to
+expected — there is no database to answer them. The plugin's breaker (5 consecutive failures to
+connect, half-open after ${DEFAULT_HALF_OPEN_AFTER_MS / 1000} s) makes them fail at once instead of each trying to
 connect (on localhost a refused connection fails within a millisecond anyway, so it saves little
 here; against a remote server that drops packets it saves a connect timeout per call), and its
-half-open trial, 5 s after it opened, is what bounds its recovery time. The loops are closed
+half-open trial, at most ${DEFAULT_HALF_OPEN_AFTER_MS / 1000} s after it opened, bounds its recovery time. The loops are closed
 loops: a faster failure means more attempts, so compare the times, not the failure counts.
 
 | variant | outage (stop → server back) | reads back after | writes back after | failed operations | of which after the server was back | duplicated writes | lost writes |

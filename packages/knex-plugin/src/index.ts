@@ -19,10 +19,12 @@ export {
   UnknownCommitOutcomeError,
 } from './errors.js';
 export type { ResilientTransactionConfig } from './KnexResilience.js';
-export type {
-  KnexCircuitBreakerOptions,
-  KnexResilienceOptions,
-  KnexRetryOptions,
+export {
+  DEFAULT_HALF_OPEN_AFTER_MS,
+  DEFAULT_PING_TIMEOUT_MS,
+  type KnexCircuitBreakerOptions,
+  type KnexResilienceOptions,
+  type KnexRetryOptions,
 } from './options.js';
 export { attachPoolTelemetry, type PoolTelemetryOptions } from './poolTelemetry.js';
 export { type QueryOptions, withQueryOptions } from './queryOptions.js';
