@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { remoteUpstream } from 'examples-shared/FlakyUpstream';
 import { defaultPhases, type Phase, runPhases } from 'examples-shared/phases';
+import { describeWithSqlite } from 'examples-shared/sqliteSuite';
 import { buildRules, defineAlertsConfig, toYaml } from 'otel-resilience-alerts';
 import {
   buildDashboards,
@@ -62,140 +63,140 @@ const missing =
 
 if (prometheusBinary === undefined && !REQUIRED) console.warn(`skipped: ${missing}`);
 
-describe.skipIf(prometheusBinary === undefined && !REQUIRED)(
-  'the example service scraped by a real Prometheus with the generated rules',
-  () => {
-    let dir: string;
-    let service: ChildProcess | undefined;
-    let prometheus: ChildProcess | undefined;
-    let serviceUrl: string;
-    let upstreamUrl: string;
-    let databaseFile: string;
-    let prometheusUrl: string;
+const describeE2e =
+  prometheusBinary === undefined && !REQUIRED ? describe.skip : describeWithSqlite;
 
-    beforeAll(async () => {
-      if (prometheusBinary === undefined) throw new Error(`${missing}; CI requires it`);
-      dir = mkdtempSync(join(tmpdir(), 'otel-resilience-e2e-'));
-      ({
-        child: service,
-        lines: [serviceUrl, upstreamUrl, databaseFile],
-      } = await startService());
-      const port = await freePort();
-      prometheusUrl = `http://127.0.0.1:${port}`;
-      writeFileSync(join(dir, 'rules.yaml'), toYaml(buildRules(ALERTS).file));
-      writeFileSync(
-        join(dir, 'prometheus.yml'),
-        toYaml({
-          global: { scrape_interval: '1s', evaluation_interval: '1s' },
-          rule_files: [join(dir, 'rules.yaml')],
-          scrape_configs: [
-            {
-              job_name: 'express-app',
-              static_configs: [{ targets: [new URL(serviceUrl).host] }],
-            },
-          ],
-        }),
-      );
-      prometheus = spawn(
-        prometheusBinary,
-        [
-          `--config.file=${join(dir, 'prometheus.yml')}`,
-          `--storage.tsdb.path=${join(dir, 'data')}`,
-          `--web.listen-address=127.0.0.1:${port}`,
+describeE2e('the example service scraped by a real Prometheus with the generated rules', () => {
+  let dir: string;
+  let service: ChildProcess | undefined;
+  let prometheus: ChildProcess | undefined;
+  let serviceUrl: string;
+  let upstreamUrl: string;
+  let databaseFile: string;
+  let prometheusUrl: string;
+
+  beforeAll(async () => {
+    if (prometheusBinary === undefined) throw new Error(`${missing}; CI requires it`);
+    dir = mkdtempSync(join(tmpdir(), 'otel-resilience-e2e-'));
+    ({
+      child: service,
+      lines: [serviceUrl, upstreamUrl, databaseFile],
+    } = await startService());
+    const port = await freePort();
+    prometheusUrl = `http://127.0.0.1:${port}`;
+    writeFileSync(join(dir, 'rules.yaml'), toYaml(buildRules(ALERTS).file));
+    writeFileSync(
+      join(dir, 'prometheus.yml'),
+      toYaml({
+        global: { scrape_interval: '1s', evaluation_interval: '1s' },
+        rule_files: [join(dir, 'rules.yaml')],
+        scrape_configs: [
+          {
+            job_name: 'express-app',
+            static_configs: [{ targets: [new URL(serviceUrl).host] }],
+          },
         ],
-        { stdio: ['ignore', 'ignore', 'pipe'] },
-      );
-      let log = '';
-      prometheus.stderr?.on('data', (chunk: Buffer) => {
-        log = (log + chunk.toString()).slice(-4_000);
-      });
-      await until(
-        async () => (await fetch(`${prometheusUrl}/-/ready`).catch(() => undefined))?.ok === true,
-        20_000,
-        () => `Prometheus did not get ready:\n${log}`,
-      );
-      await until(
-        async () => (await query('up{job="express-app"} == 1')).length === 1,
-        15_000,
-        () => 'Prometheus does not scrape the service',
-      );
-    }, 60_000);
+      }),
+    );
+    prometheus = spawn(
+      prometheusBinary,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let log = '';
+    prometheus.stderr?.on('data', (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4_000);
+    });
+    await until(
+      async () => (await fetch(`${prometheusUrl}/-/ready`).catch(() => undefined))?.ok === true,
+      20_000,
+      () => `Prometheus did not get ready:\n${log}`,
+    );
+    await until(
+      async () => (await query('up{job="express-app"} == 1')).length === 1,
+      15_000,
+      () => 'Prometheus does not scrape the service',
+    );
+  }, 60_000);
 
-    afterAll(async () => {
-      await Promise.all([stop(prometheus), stop(service)]);
-      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  afterAll(async () => {
+    await Promise.all([stop(prometheus), stop(service)]);
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function query(expr: string): Promise<Array<{ metric: Record<string, string> }>> {
+    const url = `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`;
+    const body = (await (await fetch(url)).json()) as {
+      status: string;
+      error?: string;
+      data?: { result: Array<{ metric: Record<string, string> }> };
+    };
+    if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
+    return body.data?.result ?? [];
+  }
+
+  const alerts = async (state: 'firing' | 'pending' | 'any') =>
+    (await query(state === 'any' ? 'ALERTS' : `ALERTS{alertstate="${state}"}`)).map(
+      (series) => `${series.metric.alertname} (${series.metric.alertstate})`,
+    );
+
+  const drive = (...names: string[]) =>
+    runPhases({
+      serviceUrl,
+      upstream: remoteUpstream(upstreamUrl),
+      phases: names.map((name) => PHASES[name] as Phase),
+      // The brownout's database fault, from this process: a second SQLite handle holding the
+      // write lock, so the service's transactions meet SQLITE_BUSY and are re-run.
+      database: { holdWriteLock: (ms) => holdWriteLock(databaseFile, ms) },
     });
 
-    async function query(expr: string): Promise<Array<{ metric: Record<string, string> }>> {
-      const url = `${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`;
-      const body = (await (await fetch(url)).json()) as {
-        status: string;
-        error?: string;
-        data?: { result: Array<{ metric: Record<string, string> }> };
-      };
-      if (body.status !== 'success') throw new Error(`${expr}: ${body.error}`);
-      return body.data?.result ?? [];
-    }
+  it('no alert is pending or firing while the service is healthy', async () => {
+    await drive('healthy');
+    expect(await alerts('any')).toEqual([]);
+  }, 30_000);
 
-    const alerts = async (state: 'firing' | 'pending' | 'any') =>
-      (await query(state === 'any' ? 'ALERTS' : `ALERTS{alertstate="${state}"}`)).map(
-        (series) => `${series.metric.alertname} (${series.metric.alertstate})`,
-      );
+  it('the breaker-open and failure-rate-critical alerts fire in the outage', async () => {
+    await drive('brownout');
+    const outage = drive('outage');
+    const wanted = [`${BREAKER_OPEN} (firing)`, `${FAILURE_RATE_CRITICAL} (firing)`];
+    let firing: string[] = [];
+    await until(
+      async () => {
+        firing = await alerts('firing');
+        return wanted.every((alert) => firing.includes(alert));
+      },
+      PHASES.outage?.durationMs ?? 35_000,
+      () => `firing: ${firing.join(', ') || 'nothing'}; expected ${wanted.join(', ')}`,
+    );
+    await outage;
+    await drive('recovery');
+  }, 90_000);
 
-    const drive = (...names: string[]) =>
-      runPhases({
-        serviceUrl,
-        upstream: remoteUpstream(upstreamUrl),
-        phases: names.map((name) => PHASES[name] as Phase),
-        // The brownout's database fault, from this process: a second SQLite handle holding the
-        // write lock, so the service's transactions meet SQLITE_BUSY and are re-run.
-        database: { holdWriteLock: (ms) => holdWriteLock(databaseFile, ms) },
-      });
-
-    it('no alert is pending or firing while the service is healthy', async () => {
-      await drive('healthy');
-      expect(await alerts('any')).toEqual([]);
-    }, 30_000);
-
-    it('the breaker-open and failure-rate-critical alerts fire in the outage', async () => {
-      await drive('brownout');
-      const outage = drive('outage');
-      const wanted = [`${BREAKER_OPEN} (firing)`, `${FAILURE_RATE_CRITICAL} (firing)`];
-      let firing: string[] = [];
-      await until(
-        async () => {
-          firing = await alerts('firing');
-          return wanted.every((alert) => firing.includes(alert));
-        },
-        PHASES.outage?.durationMs ?? 35_000,
-        () => `firing: ${firing.join(', ') || 'nothing'}; expected ${wanted.join(', ')}`,
-      );
-      await outage;
-      await drive('recovery');
-    }, 90_000);
-
-    it('every query of every dashboard panel returns at least one series', async () => {
-      const empty: string[] = [];
-      let checked = 0;
-      for (const { dashboard } of buildDashboards({ naming: 'otel-js' })) {
-        const values = { ...variableDefaults(dashboard), job: 'express-app' };
-        for (const panel of listPanelQueries(dashboard)) {
-          const expr = substituteVariables(panel.expr, values, {
-            rateInterval: '1m',
-            interval: '15s',
-            range: '3m',
-          });
-          checked++;
-          if ((await query(expr)).length === 0) {
-            empty.push(`${panel.dashboardTitle} › ${panel.panelTitle}: ${expr}`);
-          }
+  it('every query of every dashboard panel returns at least one series', async () => {
+    const empty: string[] = [];
+    let checked = 0;
+    for (const { dashboard } of buildDashboards({ naming: 'otel-js' })) {
+      const values = { ...variableDefaults(dashboard), job: 'express-app' };
+      for (const panel of listPanelQueries(dashboard)) {
+        const expr = substituteVariables(panel.expr, values, {
+          rateInterval: '1m',
+          interval: '15s',
+          range: '3m',
+        });
+        checked++;
+        if ((await query(expr)).length === 0) {
+          empty.push(`${panel.dashboardTitle} › ${panel.panelTitle}: ${expr}`);
         }
       }
-      expect(empty).toEqual([]);
-      expect(checked).toBeGreaterThan(50);
-    }, 60_000);
-  },
-);
+    }
+    expect(empty).toEqual([]);
+    expect(checked).toBeGreaterThan(50);
+  }, 60_000);
+});
 
 /**
  * Starts the Express example as a process (SQLite in a temp dir); resolves with the URLs it

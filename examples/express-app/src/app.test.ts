@@ -5,8 +5,9 @@
 
 import { MetricsSnapshot } from 'examples-shared/prometheusText';
 import { NAMES } from 'examples-shared/settings';
+import { describeWithSqlite } from 'examples-shared/sqliteSuite';
 import { METRICS, type MetricKey, prometheusLabel, prometheusNames } from 'otel-resilience';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type ExpressService, startExpressService } from './start.js';
 
 let service: ExpressService;
@@ -49,7 +50,7 @@ async function eventually(check: (m: MetricsSnapshot) => void, timeoutMs = 3_000
   }
 }
 
-describe('the Express example service', () => {
+describeWithSqlite('the Express example service', () => {
   it('serves a read through the middleware, Knex and Axios, and a write through a Knex transaction', async () => {
     const read = await get('/orders/7');
     expect(read.status).toBe(200);

@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { MetricsSnapshot } from 'examples-shared/prometheusText';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describeWithSqlite } from 'examples-shared/sqliteSuite';
+import { afterEach, expect, it } from 'vitest';
 
 const here = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
@@ -28,7 +29,7 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-describe('src/main.ts', () => {
+describeWithSqlite('src/main.ts', () => {
   it('prints its URL on the first line, serves, lets the upstream be switched from outside, and stops on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
       cwd: here,
@@ -68,7 +69,7 @@ describe('src/main.ts', () => {
   }, 15_000);
 });
 
-describe('src/demo.ts', () => {
+describeWithSqlite('src/demo.ts', () => {
   it('runs the four phases with the live view in plain lines, prints the summary and exits 0', async () => {
     const started = performance.now();
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/demo.ts'], {

@@ -5,8 +5,9 @@
 
 import { MetricsSnapshot } from 'examples-shared/prometheusText';
 import { NAMES } from 'examples-shared/settings';
+import { describeWithSqlite } from 'examples-shared/sqliteSuite';
 import { METRICS, type MetricKey, prometheusLabel, prometheusNames } from 'otel-resilience';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type KoaService, startKoaService } from './start.js';
 
 let service: KoaService;
@@ -52,7 +53,7 @@ async function eventually(check: (m: MetricsSnapshot) => void, timeoutMs = 3_000
   }
 }
 
-describe('the Koa example service', () => {
+describeWithSqlite('the Koa example service', () => {
   it('serves a read through the middleware, Knex and Axios, and a write through a Knex transaction', async () => {
     const read = await get('/orders/7');
     expect(read.status).toBe(200);

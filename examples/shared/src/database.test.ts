@@ -1,13 +1,14 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { type ExampleDatabase, findOrder, openDatabase, placeOrder } from './database.js';
 import { SEEDED_ORDERS } from './settings.js';
+import { describeWithSqlite } from './sqliteSuite.js';
 
 const opened: ExampleDatabase[] = [];
 afterEach(async () => {
   await Promise.all(opened.splice(0).map((d) => d.close()));
 });
 
-describe('openDatabase (SQLite)', () => {
+describeWithSqlite('openDatabase (SQLite)', () => {
   it('creates the schema in a temporary file, seeds orders and places new ones', async () => {
     const database = await openDatabase();
     opened.push(database);
