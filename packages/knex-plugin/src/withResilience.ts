@@ -141,8 +141,3 @@ export function withResilience<K extends Knex>(
   });
   return target as unknown as ResilientKnex<K>;
 }
-
-/** The plugin state of a Knex instance, when enabled (used by the helpers). @internal */
-export function resilienceOf(knex: unknown): KnexResilience | undefined {
-  return (knex as Record<symbol, KnexResilience | undefined>)[ENABLED];
-}
