@@ -1,7 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { constantBackoff } from 'otel-resilience';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -17,12 +13,14 @@ import {
 } from './testing/databases.js';
 import {
   adminKnex,
+  holdSqliteWriteLock,
   impatientSqliteConfig,
   killConnection,
   mysqlConfig,
   pgConfig,
   sleepSql,
   uniqueName,
+  useTempSqliteFiles,
   waitForStatement,
 } from './testing/faults.js';
 import { withResilience } from './withResilience.js';
@@ -221,30 +219,19 @@ for (const target of [POSTGRES, MARIADB]) {
 }
 
 await describeDatabase(SQLITE, 'query retry (a second handle holds BEGIN IMMEDIATE)', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'otel-resilience-knex-'));
-  });
-  afterAll(() => {
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const newFile = useTempSqliteFiles();
 
   it('retries a write refused with SQLITE_BUSY and applies it once', async () => {
-    const filename = join(dir, 'busy.db');
+    const filename = newFile();
     const db = withResilience(knexFactory(impatientSqliteConfig(filename)), {
       retry: { ...fast, maxAttempts: 20 },
     });
     try {
       await db.schema.createTable('items', (t) => t.integer('id').primary());
-      const other = new Database(filename);
-      other.exec('BEGIN IMMEDIATE');
+      holdSqliteWriteLock(filename, 150);
       const codes: string[] = [];
       db.on('query-error', (error: { code?: string }) => codes.push(String(error.code)));
       const insert = db('items').insert({ id: 1 });
-      setTimeout(() => {
-        other.exec('COMMIT');
-        other.close();
-      }, 150);
       await insert;
       expect(codes[0]).toBe('SQLITE_BUSY');
       expect(await db('items').select('id')).toEqual([{ id: 1 }]);

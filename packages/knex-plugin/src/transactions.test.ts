@@ -1,7 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { constantBackoff } from 'otel-resilience';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -9,12 +5,14 @@ import { barrier } from './testing/barrier.js';
 import { describeDatabase, MARIADB, POSTGRES, SQLITE } from './testing/databases.js';
 import {
   adminKnex,
+  holdSqliteWriteLock,
   impatientSqliteConfig,
   killConnection,
   mysqlConfig,
   pgConfig,
   sleepSql,
   uniqueName,
+  useTempSqliteFiles,
   waitForStatement,
 } from './testing/faults.js';
 import { withResilience } from './withResilience.js';
@@ -193,27 +191,16 @@ await describeDatabase(
   SQLITE,
   'transaction re-runs (a second handle holds BEGIN IMMEDIATE)',
   () => {
-    let dir: string;
-    beforeAll(() => {
-      dir = mkdtempSync(join(tmpdir(), 'otel-resilience-knex-'));
-    });
-    afterAll(() => {
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const newFile = useTempSqliteFiles();
 
     it('re-runs a transaction refused with SQLITE_BUSY; the row is written once', async () => {
-      const filename = join(dir, 'busy.db');
+      const filename = newFile();
       const db = withResilience(knexFactory(impatientSqliteConfig(filename)), {
         transactionRetry: { ...fast, maxAttempts: 20 },
       });
       try {
         await db.schema.createTable('items', (t) => t.integer('id').primary());
-        const other = new Database(filename);
-        other.exec('BEGIN IMMEDIATE');
-        setTimeout(() => {
-          other.exec('COMMIT');
-          other.close();
-        }, 150);
+        holdSqliteWriteLock(filename, 150);
         let runs = 0;
         await db.transaction(async (trx) => {
           runs++;

@@ -1,5 +1,10 @@
 /* Test support: real faults injected from an administrative connection. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
+import { afterAll, beforeAll } from 'vitest';
 import { MYSQL_URL, PG_URL, QUIET_LOG } from './databases.js';
 import { FaultProxy } from './FaultProxy.js';
 
@@ -147,4 +152,30 @@ export function impatientSqliteConfig(filename: string): Knex.Config {
       },
     },
   };
+}
+
+/** A temporary directory for the enclosing suite; returns a function giving a new file path in it. */
+export function useTempSqliteFiles(): () => string {
+  let dir: string | undefined;
+  let count = 0;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'otel-resilience-knex-'));
+  });
+  afterAll(() => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+  return () => join(dir as string, `db-${++count}.sqlite`);
+}
+
+/**
+ * Takes SQLite's write lock on `filename` now, through a second handle (`BEGIN IMMEDIATE`), and
+ * releases it after `ms`.
+ */
+export function holdSqliteWriteLock(filename: string, ms: number): void {
+  const other = new Database(filename);
+  other.exec('BEGIN IMMEDIATE');
+  setTimeout(() => {
+    other.exec('COMMIT');
+    other.close();
+  }, ms);
 }
