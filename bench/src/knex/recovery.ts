@@ -437,6 +437,20 @@ const TELEMETRY_LABELS = [
   'resilience.db.commit_outcome',
 ];
 
+/** The failed reads and transactions of every run, by error signature. */
+function failureLists(runs: readonly { variant: Variant; stats: LoadStats }[]): string {
+  return runs
+    .map((r) =>
+      [
+        errorList(`${VARIANT_LABEL[r.variant]}, failed reads`, r.stats.readErrors),
+        errorList(`${VARIANT_LABEL[r.variant]}, failed transactions`, r.stats.writeErrors),
+      ].join('\n'),
+    )
+    .join('\n')
+    .replace(/\n{3,}/g, '\n\n')
+    .trim();
+}
+
 function errorList(title: string, tally: ErrorTally): string {
   const top = tally.top();
   if (top.length === 0) return '';
@@ -566,16 +580,7 @@ function formatRecovery(
       r.stats.readsOk + r.stats.writesOk + r.stats.readErrors.total + r.stats.writeErrors.total;
     return `| ${VARIANT_LABEL[r.variant]} | ${ops.toLocaleString('en')} (${((ops / r.stats.elapsedMs) * 1000).toFixed(0)}/s) | ${r.stats.readErrors.total} | ${r.stats.writeErrors.total} | ${r.audit.duplicatedOps} (${r.audit.extraRows} extra rows) | ${r.audit.lost} | ${r.audit.failedButCommitted} | ${r.backends} in ${r.kills} kills |`;
   });
-  const killerErrors = killer
-    .map((r) =>
-      [
-        errorList(`${VARIANT_LABEL[r.variant]}, failed reads`, r.stats.readErrors),
-        errorList(`${VARIANT_LABEL[r.variant]}, failed transactions`, r.stats.writeErrors),
-      ].join('\n'),
-    )
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  const killerErrors = failureLists(killer);
   const stuck = [...killer, ...restarts].filter((r) => r.stats.stuckLoops > 0);
 
   const killerPart = `#### Every backend terminated once per second
@@ -622,16 +627,7 @@ ${restartSkipped}.
       return `| ${VARIANT_LABEL[r.variant]} | ${(r.outageMs / 1000).toFixed(1)} s | ${ms(r.readRecoveryMs)} | ${ms(r.writeRecoveryMs)} | ${failed} (${r.stats.readErrors.total} reads, ${r.stats.writeErrors.total} transactions) | ${r.failedAfterUp} | ${r.audit.extraRows} | ${r.audit.lost} |`;
     });
     const pluginRestart = restarts.find((r) => r.variant === 'plugin');
-    const errors = restarts
-      .map((r) =>
-        [
-          errorList(`${VARIANT_LABEL[r.variant]}, failed reads`, r.stats.readErrors),
-          errorList(`${VARIANT_LABEL[r.variant]}, failed transactions`, r.stats.writeErrors),
-        ].join('\n'),
-      )
-      .join('\n')
-      .replace(/\n{3,}/g, '\n\n')
-      .trim();
+    const errors = failureLists(restarts);
     restartPart = `#### Full server restart under load
 
 The same load (no killer); after 2 s, \`pg_ctlcluster stop\` (fast shutdown: every connection
