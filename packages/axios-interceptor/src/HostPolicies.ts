@@ -27,7 +27,11 @@ export class HostPolicies {
   /** The key's breaker; `undefined` when breakers are disabled. */
   readonly breaker: CircuitBreakerPolicy | undefined;
   private readonly timeout: TimeoutPolicy;
+  /** Pipelines of requests that set their own `maxAttempts`, by attempts and idempotency. */
   private readonly pipelines = new Map<string, PipelinePolicy>();
+  /** The pipelines of every other request: idempotent or not. */
+  private idempotentPipeline: PipelinePolicy | undefined;
+  private otherPipeline: PipelinePolicy | undefined;
 
   constructor(
     /** The breaker key: `host[:port]` or a request's `breakerKey`. */
@@ -52,22 +56,36 @@ export class HostPolicies {
    * options) that are (or are not) idempotent.
    */
   pipeline(maxAttempts: number | undefined, idempotent: boolean): PipelinePolicy {
-    const id = `${maxAttempts ?? ''}|${idempotent ? 'i' : 'n'}`;
+    if (maxAttempts === undefined) {
+      // Most requests: the instance's retry options, found without building a key.
+      let pipeline = idempotent ? this.idempotentPipeline : this.otherPipeline;
+      if (pipeline === undefined) {
+        pipeline = this.build(undefined, idempotent);
+        if (idempotent) this.idempotentPipeline = pipeline;
+        else this.otherPipeline = pipeline;
+      }
+      return pipeline;
+    }
+    const id = `${maxAttempts}|${idempotent ? 'i' : 'n'}`;
     let pipeline = this.pipelines.get(id);
     if (pipeline === undefined) {
       if (this.pipelines.size >= MAX_VARIANTS) {
         this.pipelines.delete(this.pipelines.keys().next().value as string);
       }
-      const policies: Policy[] = [this.retryPolicy(maxAttempts, idempotent)];
-      if (this.breaker !== undefined) policies.push(this.breaker);
-      policies.push(this.timeout);
-      pipeline = wrap(
-        { name: this.options.name, classifier: this.classifier, attributes: this.attributes },
-        ...policies,
-      );
+      pipeline = this.build(maxAttempts, idempotent);
       this.pipelines.set(id, pipeline);
     }
     return pipeline;
+  }
+
+  private build(maxAttempts: number | undefined, idempotent: boolean): PipelinePolicy {
+    const policies: Policy[] = [this.retryPolicy(maxAttempts, idempotent)];
+    if (this.breaker !== undefined) policies.push(this.breaker);
+    policies.push(this.timeout);
+    return wrap(
+      { name: this.options.name, classifier: this.classifier, attributes: this.attributes },
+      ...policies,
+    );
   }
 
   /** Removes the breaker from the state gauge; calls still running finish normally. */

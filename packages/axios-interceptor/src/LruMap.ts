@@ -6,6 +6,9 @@
  */
 export class LruMap<K, V> {
   private readonly map = new Map<K, V>();
+  /** The most recent key: reading it again needs no reordering (the common case). */
+  private newest: K | undefined;
+  private hasNewest = false;
 
   constructor(
     /** Most entries kept (integer ≥ 1). */
@@ -21,9 +24,10 @@ export class LruMap<K, V> {
   /** The entry for `key`, now the most recent; `undefined` when absent. */
   get(key: K): V | undefined {
     const value = this.map.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && !(this.hasNewest && this.newest === key)) {
       this.map.delete(key);
       this.map.set(key, value);
+      this.markNewest(key);
     }
     return value;
   }
@@ -32,6 +36,7 @@ export class LruMap<K, V> {
   set(key: K, value: V): void {
     this.map.delete(key);
     this.map.set(key, value);
+    this.markNewest(key);
     if (this.map.size > this.capacity) {
       const oldest = this.map.entries().next().value as [K, V];
       this.map.delete(oldest[0]);
@@ -48,6 +53,13 @@ export class LruMap<K, V> {
   clear(): void {
     const entries = [...this.map];
     this.map.clear();
+    this.hasNewest = false;
+    this.newest = undefined;
     for (const [key, value] of entries) this.onEvict(key, value);
+  }
+
+  private markNewest(key: K): void {
+    this.newest = key;
+    this.hasNewest = true;
   }
 }

@@ -409,6 +409,47 @@ describe('the Axios pipeline', () => {
     expect(bodies).toEqual([{ sku: 7 }, { sku: 7 }, { sku: 7 }]);
   });
 
+  it("hands an adapter function of the user's a real AbortSignal per attempt, aborted by the attempt timeout", async () => {
+    const signals: unknown[] = [];
+    const api = axios.create({
+      baseURL: HOST,
+      adapter: (config) => {
+        signals.push(config.signal);
+        const signal = config.signal as AbortSignal;
+        return new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(new Error('adapter aborted')));
+        });
+      },
+    });
+    const own = new AbortController();
+    attachResilience(api, {
+      name: `api-${++seq}`,
+      attemptTimeoutMs: 20,
+      retry: { maxAttempts: 2, random: () => 0 },
+    });
+    const error = await fail(api.get('/slow', { signal: own.signal }));
+    expect(error.name).toBe('TimeoutExceededError');
+    expect(signals).toHaveLength(2);
+    expect(signals.every((s) => s instanceof AbortSignal && s.aborted)).toBe(true);
+    expect(signals[0]).not.toBe(signals[1]);
+    expect(own.signal.aborted).toBe(false);
+  });
+
+  it("lets Axios's own adapters follow each attempt without an AbortSignal, and puts the caller's signal back", async () => {
+    const seen: unknown[] = [];
+    nock(HOST).get('/a').reply(503).get('/a').reply(200, 'ok');
+    const api = axios.create({ baseURL: HOST });
+    api.interceptors.response.use((response) => {
+      seen.push(response.config.signal);
+      return response;
+    });
+    attachResilience(api, { name: `api-${++seq}`, retry: { random: () => 0 } });
+    const own = new AbortController();
+    const response = await api.get('/a', { signal: own.signal });
+    expect(response.data).toBe('ok');
+    expect(seen).toEqual([own.signal]);
+  });
+
   it('a config sent again (error.config) is wrapped once, not twice', async () => {
     nock(HOST).get('/a').reply(404).get('/a').times(2).reply(503).get('/a').reply(200);
     const { api, name } = client();

@@ -12,12 +12,14 @@ import {
   type CircuitBreakerPolicy,
   currentDeadlineScope,
   type ExecuteContext,
+  httpMethodLabel,
   isTimeoutExceededError,
   RetryBudget,
   runWithDeadline,
 } from 'otel-resilience';
 import { AxiosClassifier } from './AxiosClassifier.js';
-import { annotateAttempt, annotateStatus, methodOf } from './attemptTelemetry.js';
+import { AttemptSignal, isBuiltInAdapter } from './attemptSignal.js';
+import { annotateAttempt, annotateStatus } from './attemptTelemetry.js';
 import { isAxiosErrorLike } from './axiosErrorRules.js';
 import { callerSignal } from './callerSignal.js';
 import { HostPolicies } from './HostPolicies.js';
@@ -26,7 +28,7 @@ import { LruMap } from './LruMap.js';
 import { type AxiosResilienceOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { checkRequestConfig, type ResilienceRequestConfig } from './requestConfig.js';
 import { ATTR_SERVER_ADDRESS } from './semconv.js';
-import { type Target, targetOf } from './target.js';
+import { requestTarget, type Target } from './target.js';
 
 type AdapterSetting = AxiosRequestConfig['adapter'];
 
@@ -174,13 +176,14 @@ class Attachment implements AxiosResilience {
     const adapter = getAdapter(original, config);
     if (this.detached || config.resilience === false) return adapter(config);
     const request = checkRequestConfig(config.resilience);
-    const target = this.targetOf(config);
+    const target = requestTarget(config);
     if (target === undefined) return adapter(config);
 
-    const method = methodOf(config.method);
+    const verb = (config.method ?? 'get').toUpperCase();
+    const method = httpMethodLabel(verb);
     const idempotent =
       request.idempotent ??
-      (this.options.idempotentMethods.has((config.method ?? 'get').toUpperCase()) ||
+      (this.options.idempotentMethods.has(verb) ||
         (this.options.idempotencyKeyHeader !== false &&
           hasHeader(config.headers, this.options.idempotencyKeyHeader)));
     const maxAttempts = !isReplayable(config.data)
@@ -191,23 +194,30 @@ class Attachment implements AxiosResilience {
     const pipeline = this.policiesFor(request, target).pipeline(maxAttempts, idempotent);
 
     const scope = currentDeadlineScope();
+    const ownSignal = config.signal;
     const cancel = callerSignal(config, scope?.signal);
     const outerSpan = trace.getActiveSpan();
-    const attempt = async ({ signal, attempt: n }: ExecuteContext): Promise<AxiosResponse> => {
+    const lightSignal = isBuiltInAdapter(original);
+    const attempt = async (ctx: ExecuteContext): Promise<AxiosResponse> => {
       const span = attemptSpan(outerSpan);
-      if (span !== undefined) annotateAttempt(span, target, method, request.routeTemplate, n);
+      if (span !== undefined) {
+        annotateAttempt(span, target, method, request.routeTemplate, ctx.attempt);
+      }
+      const signal = lightSignal ? new AttemptSignal(ctx) : undefined;
+      // Attempts run one after another, so they share the request's config (copying it costs
+      // microseconds): each puts its own signal on it, and the caller's is put back at the end.
+      config.signal = signal ?? ctx.signal;
       try {
-        const response = await adapter({ ...config, signal });
-        response.config = config;
+        const response = await adapter(config);
         if (span !== undefined) annotateStatus(span, response.status);
         return response;
       } catch (error) {
-        if (isAxiosErrorLike(error)) {
-          // The caller's config, not this attempt's copy with its (possibly aborted) signal.
-          error.config = config;
-          if (span !== undefined) annotateStatus(span, error.response?.status);
+        if (span !== undefined && isAxiosErrorLike(error)) {
+          annotateStatus(span, error.response?.status);
         }
         throw error;
+      } finally {
+        signal?.release();
       }
     };
     const run = () => pipeline.execute(attempt, cancel.signal);
@@ -228,16 +238,8 @@ class Attachment implements AxiosResilience {
     } catch (error) {
       throw withoutRequestDetails(error);
     } finally {
+      config.signal = ownSignal;
       cancel.release();
-    }
-  }
-
-  /** Where the request goes; `undefined` when its URL is not an absolute http(s) URL. */
-  private targetOf(config: InternalAxiosRequestConfig): Target | undefined {
-    try {
-      return targetOf(this.instance.getUri(config));
-    } catch {
-      return undefined;
     }
   }
 

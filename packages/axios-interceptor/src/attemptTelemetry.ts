@@ -1,5 +1,4 @@
 import type { Span } from '@opentelemetry/api';
-import { httpMethodLabel } from 'otel-resilience';
 import {
   ATTR_HTTP_REQUEST_METHOD,
   ATTR_HTTP_REQUEST_RESEND_COUNT,
@@ -9,11 +8,6 @@ import {
   ATTR_URL_TEMPLATE,
 } from './semconv.js';
 import type { Target } from './target.js';
-
-/** The semantic-conventions value of `http.request.method` for an Axios method. */
-export function methodOf(method: string | undefined): string {
-  return httpMethodLabel(method ?? 'get');
-}
 
 /**
  * Adds the HTTP client attributes to an attempt span: method, `server.address` (and `server.port`

@@ -25,6 +25,7 @@ export interface CallerSignal {
 }
 
 const NOTHING = (): void => {};
+const NO_CALLER_SIGNAL: CallerSignal = { signal: undefined, release: NOTHING };
 
 /**
  * One signal for everything that may cancel a request: its `signal` (an `AbortSignal` or any
@@ -36,9 +37,14 @@ export function callerSignal(
   config: Cancellable,
   scopeSignal: AbortSignal | undefined,
 ): CallerSignal {
+  const own = config.signal;
+  const token = config.cancelToken;
+  // Most requests: nothing to follow but (perhaps) the scope's signal.
+  if (own === undefined && token === undefined) {
+    return scopeSignal === undefined ? NO_CALLER_SIGNAL : { signal: scopeSignal, release: NOTHING };
+  }
   const signals: AbortSignal[] = [];
   const releases: Array<() => void> = [];
-  const own = config.signal;
   if (own instanceof AbortSignal) {
     signals.push(own);
   } else if (isEventTargetSignal(own)) {
@@ -49,7 +55,6 @@ export function callerSignal(
     releases.push(() => own.removeEventListener('abort', onAbort));
     signals.push(controller.signal);
   }
-  const token = config.cancelToken;
   if (isCancelToken(token)) {
     const controller = new AbortController();
     const onCancel = (reason: unknown): void => controller.abort(reason);

@@ -84,10 +84,8 @@ export class ExpressResilience implements Disposable {
   private readonly resilienceMiddleware: RequestHandler = (req, res, next) => {
     if (inboundRequestOf(req) !== undefined) return next();
     const request = this.begin(req, res);
-    new RouteFollower(req, (template) => {
-      request.route = template;
-    });
-    request.run(next).catch(next);
+    new RouteFollower(req, request);
+    request.run(next)?.catch(next);
   };
 
   /**
@@ -106,12 +104,12 @@ export class ExpressResilience implements Disposable {
       const template = currentTemplate(req) ?? UNMATCHED_ROUTE;
       const guarded = inboundRequestOf(req);
       if (guarded !== undefined) {
-        guarded.enterRoute(inboundRoute, template, next).catch(next);
+        guarded.enterRoute(inboundRoute, template, next)?.catch(next);
         return;
       }
       const request = this.begin(req, res);
       request.route = template;
-      request.run(() => request.enterRoute(inboundRoute, template, next)).catch(next);
+      request.run(() => request.enterRoute(inboundRoute, template, next))?.catch(next);
     };
     return resilienceRoute;
   }

@@ -20,7 +20,12 @@ export function inboundRequestOf(req: IncomingMessage): InboundRequest | undefin
   return (req as Carrier)[INBOUND_REQUEST];
 }
 
+// Reused for every request: storing the request allocates nothing.
+const SLOT: PropertyDescriptor = { value: undefined, configurable: true };
+
 /** Stores `request` on `req` (not enumerable, so it never shows up when `req` is logged). */
 export function attachInboundRequest(req: IncomingMessage, request: InboundRequest): void {
-  Object.defineProperty(req, INBOUND_REQUEST, { value: request, configurable: true });
+  SLOT.value = request;
+  Object.defineProperty(req, INBOUND_REQUEST, SLOT);
+  SLOT.value = undefined;
 }

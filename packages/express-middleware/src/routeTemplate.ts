@@ -25,7 +25,8 @@ function pathText(path: unknown): string | undefined {
  */
 export function joinTemplate(base: string, path: string): string {
   if (path === '/' && base !== '') return base;
-  return (base + path).replace(/\/{2,}/g, '/');
+  const joined = base === '' ? path : base + path;
+  return joined.includes('//') ? joined.replace(/\/{2,}/g, '/') : joined;
 }
 
 function decoded(part: string): string {
@@ -47,6 +48,7 @@ export function mountTemplate(
   segment: string,
   params: Record<string, unknown> | undefined,
 ): string | undefined {
+  if (params === undefined || !hasOwnKeys(params)) return segment;
   const entries = Object.entries(params ?? {}).filter(
     (entry): entry is [string, string] => typeof entry[1] === 'string',
   );
@@ -70,83 +72,130 @@ export function mountTemplate(
   return unplaced.size === 0 ? template : undefined;
 }
 
-/** Route followers by request: the route middleware asks the one the app middleware started. */
-const followers = new WeakMap<IncomingMessage, RouteFollower>();
+/** Whether `object` has an own enumerable key (without listing them). */
+function hasOwnKeys(object: object): boolean {
+  for (const key in object) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
+
+/**
+ * Where the app middleware keeps a request's {@link RouteFollower}, for the accessors below and
+ * the route middleware. A global symbol: two copies of this package guarding one app (the ESM and
+ * CJS builds) share the follower the first one started.
+ */
+const FOLLOWER = Symbol.for('otel-resilience-express.route-follower');
+
+type FollowedRequest = RoutedRequest & { [FOLLOWER]?: RouteFollower };
+
+// One pair of accessors for every request (they find the request's follower through `this`), and
+// descriptors reused for every definition: following a request allocates only the follower.
+const BASE_URL_ACCESSOR: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: FollowedRequest) {
+    return this[FOLLOWER]?.baseUrl;
+  },
+  set(this: FollowedRequest, value: string | undefined) {
+    this[FOLLOWER]?.enterMount(value);
+  },
+};
+const ROUTE_ACCESSOR: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: FollowedRequest) {
+    return this[FOLLOWER]?.route;
+  },
+  set(this: FollowedRequest, value: RoutedRequest['route']) {
+    this[FOLLOWER]?.enterRoute(value);
+  },
+};
+const FOLLOWER_SLOT: PropertyDescriptor = { value: undefined, configurable: true };
 
 /**
  * Follows Express's routing of one request to know its route template as soon as a route matches,
  * without patching Express: `req.baseUrl` and `req.route` become accessors on this request object.
  * Each time a router enters a mount it assigns `req.baseUrl` right after `req.params` took the
  * mount's parameters, so the mount's template is rebuilt then ({@link mountTemplate}); each time a
- * route matches it assigns `req.route`, and `onRoute` receives the full template (mount templates +
+ * route matches it assigns `req.route`, and `reportTo.route` is set to the full template (mount templates +
  * route path, `undefined` when a mount could not be rebuilt). Both properties keep behaving as
  * plain data for Express and for everyone else.
  */
 export class RouteFollower {
-  private baseUrl: string | undefined;
-  private route: RoutedRequest['route'];
+  /** `req.baseUrl` as Express last set it. @internal */
+  baseUrl: string | undefined;
+  /** `req.route` as Express last set it. @internal */
+  route: RoutedRequest['route'];
+  /** The `baseUrl` the request arrived with (`''` for the app itself) and its template. */
+  private readonly rootUrl: string;
+  private readonly rootTemplate: string | undefined;
+  private readonly rootParams: Record<string, unknown> | undefined;
   /**
-   * Templates of the mount prefixes seen so far, by actual prefix: a router restores its parent's
-   * `baseUrl` when it leaves and the parent's template is found here. One entry per mount level.
+   * Templates of the mount prefixes entered below the root, by actual prefix: a router restores
+   * its parent's `baseUrl` when it leaves and the parent's template is found here. Made on the
+   * first mount; most requests enter none.
    */
-  private readonly templates = new Map<string, string | undefined>();
-  /** `req.params` when each mount was entered: a child router with `mergeParams` inherits them. */
-  private readonly paramsAt = new Map<string, Record<string, unknown> | undefined>();
+  private mounts:
+    | Map<string, { template: string | undefined; params: RoutedRequest['params'] }>
+    | undefined;
 
   constructor(
     private readonly req: RoutedRequest,
-    onRoute: (template: string | undefined) => void,
+    /** Told the template each time a route matches (the request's `InboundRequest`). */
+    private readonly reportTo: { route: string | undefined },
   ) {
     this.baseUrl = req.baseUrl;
     this.route = req.route;
-    const actual = this.baseUrl ?? '';
-    this.templates.set(actual, mountTemplate(actual, req.params));
-    this.paramsAt.set(actual, req.params);
-    const follower = this;
-    Object.defineProperty(req, 'baseUrl', {
-      configurable: true,
-      enumerable: true,
-      get: () => follower.baseUrl,
-      set: (value: string | undefined) => follower.enterMount(value),
-    });
-    Object.defineProperty(req, 'route', {
-      configurable: true,
-      enumerable: true,
-      get: () => follower.route,
-      set(value: RoutedRequest['route']) {
-        follower.route = value;
-        onRoute(follower.current());
-      },
-    });
-    followers.set(req, this);
+    this.rootUrl = this.baseUrl ?? '';
+    this.rootParams = req.params;
+    this.rootTemplate = mountTemplate(this.rootUrl, req.params);
+    FOLLOWER_SLOT.value = this;
+    Object.defineProperty(req, FOLLOWER, FOLLOWER_SLOT);
+    FOLLOWER_SLOT.value = undefined;
+    Object.defineProperty(req, 'baseUrl', BASE_URL_ACCESSOR);
+    Object.defineProperty(req, 'route', ROUTE_ACCESSOR);
   }
 
   /** The template of the route (or, outside a route, the mount) the request is in now. */
   current(): string | undefined {
-    const base = this.templates.get(this.baseUrl ?? '');
+    const base = this.templateOf(this.baseUrl ?? '');
     if (base === undefined) return undefined;
     const path = pathText(this.route?.path);
     if (path === undefined) return base === '' ? undefined : base;
     return joinTemplate(base, path);
   }
 
-  private enterMount(value: string | undefined): void {
+  /** Express assigned `req.route`: a route matched (or the request left it). @internal */
+  enterRoute(value: RoutedRequest['route']): void {
+    this.route = value;
+    this.reportTo.route = this.current();
+  }
+
+  /** Express assigned `req.baseUrl`: a router entered or left a mount. @internal */
+  enterMount(value: string | undefined): void {
     const parent = this.baseUrl ?? '';
     this.baseUrl = value;
-    if (typeof value !== 'string' || this.templates.has(value)) return;
+    if (typeof value !== 'string' || value === this.rootUrl || this.mounts?.has(value)) return;
     const params = this.req.params;
-    this.paramsAt.set(value, params);
     let template: string | undefined;
-    if (value.startsWith(parent) && this.templates.has(parent)) {
-      const parentTemplate = this.templates.get(parent);
+    if (value.startsWith(parent) && (parent === this.rootUrl || this.mounts?.has(parent))) {
+      const parentTemplate = this.templateOf(parent);
       const own = mountTemplate(
         value.slice(parent.length),
-        ownParams(params, this.paramsAt.get(parent)),
+        ownParams(params, this.paramsOf(parent)),
       );
       template =
         parentTemplate === undefined || own === undefined ? undefined : parentTemplate + own;
     } else template = mountTemplate(value, params);
-    this.templates.set(value, template);
+    this.mounts ??= new Map();
+    this.mounts.set(value, { template, params });
+  }
+
+  private templateOf(url: string): string | undefined {
+    return url === this.rootUrl ? this.rootTemplate : this.mounts?.get(url)?.template;
+  }
+
+  private paramsOf(url: string): RoutedRequest['params'] {
+    return url === this.rootUrl ? this.rootParams : this.mounts?.get(url)?.params;
   }
 }
 
@@ -171,7 +220,7 @@ function ownParams(
  * yet or a mount could not be rebuilt.
  */
 export function currentTemplate(req: RoutedRequest): string | undefined {
-  const follower = followers.get(req);
+  const follower = (req as FollowedRequest)[FOLLOWER];
   if (follower !== undefined) return follower.current();
   const base = req.baseUrl ?? '';
   const path = pathText(req.route?.path);

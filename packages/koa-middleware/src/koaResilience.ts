@@ -93,17 +93,11 @@ export function koaResilience(options: KoaResilienceOptions = {}): KoaResilience
     return request;
   };
 
-  const appMiddleware: Middleware = async function resilienceMiddleware(ctx, next) {
-    const request = begin(ctx);
-    try {
-      // Settles when the rest of the app does, or as soon as the guard answered in its place: the
-      // response has then ended, and Koa's respond() leaves an ended response alone.
-      await request.run(next);
-    } finally {
-      // Before Koa writes the response: the http instrumentation reads the route at its end.
-      const template = routeTemplateOf(ctx);
-      if (template !== undefined) request.route = template;
-    }
+  // Not async: the request's own promise (or none) is what Koa waits for. Until a route
+  // middleware names the route, the guard reads the router's match and hands it to the http
+  // instrumentation when the rest of the app settles, before Koa writes the response.
+  const appMiddleware: Middleware = function resilienceMiddleware(ctx, next) {
+    return begin(ctx).run(next);
   };
 
   return {

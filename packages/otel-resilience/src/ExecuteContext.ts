@@ -10,6 +10,14 @@ export interface ExecuteContext {
   readonly signal: AbortSignal;
   /** The attempt being made, starting at 1; a retry policy increments it. */
   readonly attempt: number;
+  /**
+   * Calls `listener` with the abort reason when {@link signal} aborts — at once if it already has
+   * — and returns a function that removes the listener. Unlike listening on `signal`, it does not
+   * create the signal's AbortController (a few microseconds each): for handing cancellation to a
+   * library that takes a callback or a signal-like object. Call the returned function when the
+   * work settles.
+   */
+  onAbort(listener: (reason: unknown) => void): () => void;
 }
 
 /** The function a policy runs. It may return a value or a promise. */
@@ -21,6 +29,8 @@ export const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 /** Where a context's signal comes from; the timeout policy supplies a lazily created one. */
 export interface SignalSource {
   readonly signal: AbortSignal;
+  /** {@link ExecuteContext.onAbort} without creating `signal`; else a listener on `signal` is used. */
+  onAbort?(listener: (reason: unknown) => void): () => void;
 }
 
 /** A caller-supplied signal, or one that never aborts. @internal */
@@ -28,7 +38,34 @@ export function signalSourceOf(signal: AbortSignal | undefined): SignalSource {
   return signal === undefined ? NO_SIGNAL : { signal };
 }
 
-const NO_SIGNAL: SignalSource = { signal: NEVER_ABORTED };
+const doNothing = (): void => {};
+
+const NO_SIGNAL: SignalSource = { signal: NEVER_ABORTED, onAbort: () => doNothing };
+
+/** {@link ExecuteContext.onAbort} through a listener on an existing signal. @internal */
+export function onSignalAbort(
+  signal: AbortSignal,
+  listener: (reason: unknown) => void,
+): () => void {
+  if (signal === NEVER_ABORTED) return doNothing;
+  if (signal.aborted) {
+    listener(signal.reason);
+    return doNothing;
+  }
+  const onAbort = (): void => listener(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  return () => signal.removeEventListener('abort', onAbort);
+}
+
+/** The context of a single attempt outside any policy (`safeExecute`, a batch without one). @internal */
+export function singleAttemptContext(signal: AbortSignal | undefined): ExecuteContext {
+  const effective = signal ?? NEVER_ABORTED;
+  return {
+    signal: effective,
+    attempt: 1,
+    onAbort: (listener) => onSignalAbort(effective, listener),
+  };
+}
 
 /**
  * The context passed between policies of one call. Policies derive new contexts (a new attempt
@@ -45,6 +82,13 @@ export class CallContext implements ExecuteContext {
 
   get signal(): AbortSignal {
     return this.signalSource.signal;
+  }
+
+  onAbort(listener: (reason: unknown) => void): () => void {
+    const source = this.signalSource;
+    return source.onAbort === undefined
+      ? onSignalAbort(source.signal, listener)
+      : source.onAbort(listener);
   }
 
   /** A context for attempt `attempt` of the same call. */

@@ -37,7 +37,7 @@ export interface TimeoutOptions extends PolicyOptions {
  * little beyond its promises.
  */
 class BoundedRun implements SignalSource, TimerEntry {
-  deadline = 0;
+  dueAt = 0;
   next: TimerEntry | undefined = undefined;
   queued = false;
   /** Set when the deadline passed. */
@@ -49,6 +49,9 @@ class BoundedRun implements SignalSource, TimerEntry {
   private aborted = false;
   private parentSignal: AbortSignal | undefined;
   private ownTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Listeners of {@link onAbort}, and how this run stops following the caller for them. */
+  private abortListeners: Array<(reason: unknown) => void> | undefined;
+  private unfollowParent: (() => void) | undefined;
 
   constructor(
     private readonly policy: TimeoutPolicy,
@@ -81,6 +84,23 @@ class BoundedRun implements SignalSource, TimerEntry {
     return this.controller.signal;
   }
 
+  onAbort(listener: (reason: unknown) => void): () => void {
+    if (this.aborted) {
+      listener(this.abortReason);
+      return doNothing;
+    }
+    if (this.abortListeners === undefined) {
+      this.abortListeners = [];
+      this.unfollowParent ??= this.ctx.onAbort((reason) => this.abort(reason));
+    }
+    const listeners = this.abortListeners;
+    listeners.push(listener);
+    return () => {
+      const index = listeners.indexOf(listener);
+      if (index >= 0) listeners.splice(index, 1);
+    };
+  }
+
   /** The caller's signal aborted. */
   handleEvent(): void {
     this.abort(this.parentSignal?.reason);
@@ -108,12 +128,16 @@ class BoundedRun implements SignalSource, TimerEntry {
     this.aborted = true;
     this.abortReason = reason;
     this.controller?.abort(reason);
+    const listeners = this.abortListeners;
+    if (listeners !== undefined) for (const listener of [...listeners]) listener(reason);
   }
 
   /** A long-lived caller signal keeps no reference to a finished run. */
   private detach(): void {
     this.parentSignal?.removeEventListener('abort', this);
     this.parentSignal = undefined;
+    this.unfollowParent?.();
+    this.unfollowParent = undefined;
   }
 }
 
@@ -184,6 +208,8 @@ export class TimeoutPolicy extends PolicyBase {
     return new TimeoutExceededError(limitMs, source);
   }
 }
+
+const doNothing = (): void => {};
 
 function withCause(error: TimeoutExceededError, cause: unknown): TimeoutExceededError {
   if (error.cause === undefined && cause !== error) {

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type TimerEntry, TimerQueue } from './TimerQueue.js';
 
 const entry = (onTimeout: () => void): TimerEntry => ({
-  deadline: 0,
+  dueAt: 0,
   next: undefined,
   queued: false,
   onTimeout,

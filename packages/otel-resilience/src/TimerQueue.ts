@@ -6,7 +6,7 @@ import { monotonicNow } from './clock.js';
  */
 export interface TimerEntry {
   /** Set by {@link TimerQueue.schedule}: monotonic ms at which `onTimeout` runs. */
-  deadline: number;
+  dueAt: number;
   /** Set by the queue: the entry scheduled after this one. */
   next: TimerEntry | undefined;
   /** Set by the queue: whether the entry is waiting to fire. */
@@ -35,7 +35,7 @@ export class TimerQueue {
 
   /** Calls `entry.onTimeout()` `durationMs` from now unless cancelled first. */
   schedule(entry: TimerEntry): void {
-    entry.deadline = monotonicNow() + this.durationMs;
+    entry.dueAt = monotonicNow() + this.durationMs;
     entry.next = undefined;
     entry.queued = true;
     if (this.tail === undefined) this.head = entry;
@@ -86,7 +86,7 @@ export class TimerQueue {
     const now = monotonicNow();
     try {
       let entry = this.head;
-      while (entry !== undefined && (!entry.queued || entry.deadline <= now)) {
+      while (entry !== undefined && (!entry.queued || entry.dueAt <= now)) {
         this.head = entry.next;
         if (this.head === undefined) this.tail = undefined;
         if (entry.queued) {
@@ -98,7 +98,7 @@ export class TimerQueue {
       }
     } finally {
       this.firing = false;
-      if (this.head !== undefined) this.arm(this.head.deadline - monotonicNow());
+      if (this.head !== undefined) this.arm(this.head.dueAt - monotonicNow());
     }
   }
 }

@@ -2,7 +2,7 @@ import { diag } from '@opentelemetry/api';
 import type { Classification, ErrorCategory } from './classification/Classification.js';
 import { type Classifier, defaultClassifier } from './classification/Classifier.js';
 import { monotonicNow } from './clock.js';
-import { type ExecuteContext, NEVER_ABORTED } from './ExecuteContext.js';
+import { type ExecuteContext, singleAttemptContext } from './ExecuteContext.js';
 import { AbortedError } from './errors/AbortedError.js';
 import type { Policy } from './Policy.js';
 import { checkFunction, checkInteger } from './validate.js';
@@ -163,7 +163,7 @@ class BatchRun<T, R> {
     this.signal = options.signal;
     this.classifier = options.classifier ?? defaultClassifier;
     this.onItem = options.onItem;
-    this.singleAttempt = { signal: options.signal ?? NEVER_ABORTED, attempt: 1 };
+    this.singleAttempt = singleAttemptContext(options.signal);
   }
 
   async run(): Promise<BatchResult<T, R>> {

@@ -1,7 +1,7 @@
 import { diag } from '@opentelemetry/api';
 import type { Classification } from './classification/Classification.js';
 import { type Classifier, defaultClassifier } from './classification/Classifier.js';
-import { type ExecuteContext, NEVER_ABORTED, type PolicyFunction } from './ExecuteContext.js';
+import { type PolicyFunction, singleAttemptContext } from './ExecuteContext.js';
 import type { Policy } from './Policy.js';
 import { checkFunction } from './validate.js';
 
@@ -57,7 +57,7 @@ async function run<T, D>(
 ): Promise<T | D> {
   try {
     if (policy !== undefined) return await policy.execute(fn, signal);
-    return await fn(contextOf(signal));
+    return await fn(singleAttemptContext(signal));
   } catch (error) {
     if (onError !== undefined) {
       notify(onError, error, (classifier ?? defaultClassifier).classify(error));
@@ -66,10 +66,6 @@ async function run<T, D>(
       ? (defaultValue as (error: unknown) => D)(error)
       : defaultValue;
   }
-}
-
-function contextOf(signal: AbortSignal | undefined): ExecuteContext {
-  return { signal: signal ?? NEVER_ABORTED, attempt: 1 };
 }
 
 function notify(

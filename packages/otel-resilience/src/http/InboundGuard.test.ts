@@ -325,7 +325,7 @@ describe('InboundGuard', () => {
     const guard = guardWith({ timeoutMs: 20 });
     const unhandled = vi.fn();
     process.on('unhandledRejection', unhandled);
-    let settled: Promise<void> | undefined;
+    let settled: Promise<unknown> | undefined;
     const server = createServer((req, res) => {
       settled = guard
         .begin(req, res)
@@ -341,12 +341,35 @@ describe('InboundGuard', () => {
     expect(unhandled).not.toHaveBeenCalled();
   });
 
+  it('returns nothing to wait for from run() when proceed answers synchronously, and a synchronous throw as a rejection', async () => {
+    const guard = guardWith({ shedding: { maxConcurrent: 1 } });
+    const results: unknown[] = [];
+    const server = createServer((req, res) => {
+      if (req.url === '/throws') {
+        const settled = guard.begin(req, res).run(() => {
+          throw new Error('sync failure');
+        });
+        results.push(settled);
+        settled?.catch(() => res.end('failed'));
+        return;
+      }
+      results.push(guard.begin(req, res).run(() => res.end('ok')));
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    expect(await (await fetch(url)).text()).toBe('ok');
+    expect(await (await fetch(`${url}/throws`)).text()).toBe('failed');
+    expect(results[0]).toBeUndefined();
+    await expect(results[1]).rejects.toThrow('sync failure');
+  });
+
   it('rejects run() with the handler error when it fails before any answer', async () => {
     const guard = guardWith({});
-    let settled: Promise<void> | undefined;
+    let settled: Promise<unknown> | undefined;
     const server = createServer((req, res) => {
       settled = guard.begin(req, res).run(() => Promise.reject(new Error('handler failed')));
-      settled.catch(() => res.end('failed'));
+      settled?.catch(() => res.end('failed'));
     });
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -429,7 +452,8 @@ describe('InboundGuard', () => {
       ],
     ]);
     expect(byName.get('middleware')?.events).toEqual([]);
-    expect(metadata.route).toBeUndefined();
+    // Handed over when the guard answered, before the response ended.
+    expect(metadata.route).toBe('/reports/:id');
   });
 
   it('hands a route set by a route middleware to the http instrumentation', async () => {

@@ -187,7 +187,8 @@ export class InboundGuard implements Disposable {
   private readonly ownsBudget: boolean;
   private readonly rejectionSeries = new Map<string, Series>();
   private readonly routeTemplates = new BoundedLabels(MAX_ROUTE_TEMPLATES);
-  private readonly durationAttributes = new Map<string, Attributes>();
+  /** By method, then route, then `status * 2 + (https ? 1 : 0)`. */
+  private readonly durationAttributes = new Map<string, Map<string, Map<number, Attributes>>>();
   /** @internal */
   readonly invalidHeaderSeries: Series;
 
@@ -294,17 +295,30 @@ export class InboundGuard implements Disposable {
     found.value++;
   }
 
-  /** Attributes of one `http.server.request.duration` measurement (cached). @internal */
+  /**
+   * Attributes of one `http.server.request.duration` measurement, cached by method, route,
+   * status and scheme (nested maps: the lookup builds no key). @internal
+   */
   durationAttributesFor(
     method: string,
     route: string | undefined,
     status: number,
-    scheme: string,
+    scheme: 'http' | 'https',
   ): Attributes {
     const normalized = httpMethodLabel(method);
     const template = this.routeLabel(route);
-    const id = `${normalized} ${template} ${status} ${scheme}`;
-    let attributes = this.durationAttributes.get(id);
+    let byRoute = this.durationAttributes.get(normalized);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.durationAttributes.set(normalized, byRoute);
+    }
+    let byOutcome = byRoute.get(template);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      byRoute.set(template, byOutcome);
+    }
+    const outcome = status * 2 + (scheme === 'https' ? 1 : 0);
+    let attributes = byOutcome.get(outcome);
     if (attributes === undefined) {
       attributes = Object.freeze({
         [ATTR_HTTP_REQUEST_METHOD]: normalized,
@@ -313,7 +327,7 @@ export class InboundGuard implements Disposable {
         [ATTR_URL_SCHEME]: scheme,
         ...(status >= 500 ? { [ATTR_ERROR_TYPE]: String(status) } : {}),
       });
-      this.durationAttributes.set(id, attributes);
+      byOutcome.set(outcome, attributes);
     }
     return attributes;
   }

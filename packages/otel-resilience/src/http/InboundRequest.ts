@@ -20,6 +20,7 @@ import {
   type InboundRejectionReason,
   UNMATCHED_ROUTE,
 } from '../telemetry/attributes.js';
+import { localDurationsActive, recordDuration } from '../telemetry/durations.js';
 import { instruments } from '../telemetry/metrics.js';
 import { parseDeadlineHeader } from './deadlineHeader.js';
 import { guardAnswer } from './guardAnswer.js';
@@ -67,12 +68,29 @@ const OPEN = 0;
 const ANSWERED = 1;
 const ENDED = 2;
 
-const RESOLVED: Promise<void> = Promise.resolve();
 function returnThis<T>(this: T): T {
   return this;
 }
 const writeNothing = () => true;
 const doNothing = () => {};
+
+/** The entry of a request's time limit in a shared {@link TimerQueue}. */
+class LimitTimer implements TimerEntry {
+  dueAt = 0;
+  next: TimerEntry | undefined = undefined;
+  queued = false;
+
+  constructor(private readonly request: InboundRequest) {}
+
+  onTimeout(): void {
+    this.request.timedOut();
+  }
+}
+
+/** `setTimeout` callback of a limit that has a timer of its own. */
+function limitReached(request: InboundRequest): void {
+  request.timedOut();
+}
 
 /**
  * One inbound request under an {@link InboundGuard}: its time limit and AbortSignal, the deadline
@@ -96,12 +114,17 @@ export class InboundRequest implements DeadlineScope {
   private rejection: InboundRejectionReason | undefined;
   private controller: AbortController | undefined;
   /** The limit's timer: an entry in the guard's shared queue (the default limit) or a Node timer. */
-  private timer: ReturnType<typeof setTimeout> | TimerEntry | undefined;
+  private timer: ReturnType<typeof setTimeout> | LimitTimer | undefined;
   private timerQueue: TimerQueue | undefined;
   private ended: { promise: Promise<void>; resolve(): void; reject(e: unknown): void } | undefined;
-  /** Bulkhead slots taken directly (the fast path of {@link through}), freed when the response closes. */
-  private slots: BulkheadPolicy[] | undefined;
-  private answered: { promise: Promise<void>; resolve(): void } | undefined;
+  /**
+   * Bulkhead slots taken directly (the fast path of {@link through}), freed when the response
+   * closes: the first one (usually the only one), then any more (a route bulkhead as well).
+   */
+  private slot: BulkheadPolicy | undefined;
+  private moreSlots: BulkheadPolicy[] | undefined;
+  /** Settles the promise {@link run} returned, when the guard answers before `proceed` settled. */
+  private releaseRun: (() => void) | undefined;
 
   /** @internal */
   constructor(
@@ -123,7 +146,8 @@ export class InboundRequest implements DeadlineScope {
     }
     this.headerLimitMs = headerLimitMs;
     this.limitMs = Math.min(guard.timeoutMs, headerLimitMs);
-    res.once('close', this.onClose);
+    // `on`, not `once`: a response closes once, and `once` would wrap the listener per request.
+    res.on('close', this.onClose);
   }
 
   /**
@@ -168,13 +192,16 @@ export class InboundRequest implements DeadlineScope {
 
   /**
    * Admits the request (server-wide shedding) and calls `proceed` — the framework's `next` —
-   * inside the request's deadline scope. The promise settles when `proceed`'s promise does, or as
-   * soon as the guard answers in the handler's place; it rejects only with `proceed`'s own error.
+   * inside the request's deadline scope. Returns `undefined` when there is nothing to wait for
+   * (`proceed` returned no promise and ran at once, or the guard answered instead); else a promise
+   * that settles when `proceed`'s promise does, or as soon as the guard answers in the handler's
+   * place. It rejects only with `proceed`'s own error (a synchronous throw included). Both suit
+   * Koa's `return` and Express's `?.catch(next)`.
    */
-  run(proceed: () => unknown): Promise<void> {
+  run(proceed: () => unknown): Promise<unknown> | undefined {
     if (this.limitMs <= 0) {
       this.answer('deadline_exceeded');
-      return RESOLVED;
+      return undefined;
     }
     this.arm(this.guard.timerQueue);
     const bulkhead = this.guard.bulkhead;
@@ -185,16 +212,21 @@ export class InboundRequest implements DeadlineScope {
 
   /**
    * Applies a route's settings once the router matched `template`: its time limit (counted from
-   * arrival), then its breaker and bulkhead, then calls `proceed` like {@link run}.
+   * arrival), then its breaker and bulkhead, then calls `proceed` like {@link run} (and returns
+   * like it).
    */
-  enterRoute(route: InboundRoute, template: string, proceed: () => unknown): Promise<void> {
+  enterRoute(
+    route: InboundRoute,
+    template: string,
+    proceed: () => unknown,
+  ): Promise<unknown> | undefined {
     this.route = template;
     const { timeoutMs, shedding } = route.options;
     if (timeoutMs !== undefined && this.state === OPEN) {
       this.limitMs = Math.min(timeoutMs, this.headerLimitMs);
       this.arm(route.timerQueue);
     }
-    if (this.state !== OPEN) return RESOLVED;
+    if (this.state !== OPEN) return undefined;
     const policy = route.policyFor(template);
     return policy === undefined
       ? this.proceed(proceed)
@@ -211,12 +243,8 @@ export class InboundRequest implements DeadlineScope {
     if (this.limitMs === Number.POSITIVE_INFINITY) return;
     const now = monotonicNow();
     if (this.limitMs === queue?.durationMs && now - this.startMs < 1) {
-      const entry: TimerEntry = {
-        deadline: 0,
-        next: undefined,
-        queued: false,
-        onTimeout: this.onTimeout,
-      };
+      // A new entry each time: a cancelled one stays linked in its queue until the queue drops it.
+      const entry = new LimitTimer(this);
       queue.schedule(entry);
       this.timer = entry;
       this.timerQueue = queue;
@@ -224,14 +252,14 @@ export class InboundRequest implements DeadlineScope {
     }
     const remainingMs = this.deadline - now;
     if (remainingMs <= 0) this.answer('timeout');
-    else this.timer = setTimeout(this.onTimeout, remainingMs);
+    else this.timer = setTimeout(limitReached, remainingMs, this);
   }
 
   private disarm(): void {
     const timer = this.timer;
     if (timer === undefined) return;
     this.timer = undefined;
-    if ('onTimeout' in timer) this.timerQueue?.cancel(timer);
+    if (timer instanceof LimitTimer) this.timerQueue?.cancel(timer);
     else clearTimeout(timer);
   }
 
@@ -244,22 +272,27 @@ export class InboundRequest implements DeadlineScope {
     policy: Policy,
     retryAfterSeconds: number,
     proceed: () => unknown,
-  ): Promise<void> {
+  ): Promise<unknown> | undefined {
     if (policy instanceof BulkheadPolicy && policy.tryTakeSlot()) {
       // A bulkhead with a free slot, the common case: taken at once, without a policy run, and
       // freed when the response closes.
-      this.slots ??= [];
-      this.slots.push(policy);
+      if (this.slot === undefined) this.slot = policy;
+      else {
+        this.moreSlots ??= [];
+        this.moreSlots.push(policy);
+      }
       return this.proceed(proceed);
     }
-    return new Promise<void>((settle, fail) => {
+    return new Promise<unknown>((settle, fail) => {
       let admitted = false;
       // The request itself is the signal source: its AbortController is made only if read.
       runQuietly(
         policy,
         () => {
           admitted = true;
-          this.proceed(proceed).then(settle, fail);
+          const proceeded = this.proceed(proceed);
+          if (proceeded === undefined) settle(undefined);
+          else proceeded.then(settle, fail);
           return this.whenEnded();
         },
         this,
@@ -270,7 +303,7 @@ export class InboundRequest implements DeadlineScope {
           this.answer('circuit_open', Math.max(1, Math.ceil((error.retryAfterMs ?? 1000) / 1000)));
         }
         // Otherwise the request was abandoned while queued: timed out (answered) or client gone.
-        settle();
+        settle(undefined);
       });
     });
   }
@@ -280,8 +313,8 @@ export class InboundRequest implements DeadlineScope {
    * route's `proceed` runs inside the app middleware's: the scope is entered and the race set up
    * once, by the outer one.
    */
-  private proceed(proceed: () => unknown): Promise<void> {
-    if (this.state !== OPEN) return RESOLVED;
+  private proceed(proceed: () => unknown): Promise<unknown> | undefined {
+    if (this.state !== OPEN) return undefined;
     const nested = currentDeadlineScope() === this;
     let result: unknown;
     try {
@@ -289,9 +322,33 @@ export class InboundRequest implements DeadlineScope {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return RESOLVED;
-    const settled = Promise.resolve(result as PromiseLike<unknown>).then(doNothing);
-    return nested ? settled : Promise.race([settled, this.whenAnswered()]);
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then !== 'function') return undefined;
+    const pending = result as PromiseLike<unknown>;
+    if (nested) return pending instanceof Promise ? pending : Promise.resolve(pending);
+    // One promise for the race (Promise.race would take three more): every promise costs a hook
+    // call once a deadline scope exists.
+    return new Promise<void>((resolve, reject) => {
+      if (this.state !== OPEN) resolve();
+      else this.releaseRun = resolve;
+      pending.then(
+        () => {
+          this.publishRoute();
+          resolve();
+        },
+        (error: unknown) => {
+          this.publishRoute();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /**
+   * Hands the route `routeOf` reads now to the http instrumentation, before the framework writes
+   * the response (whose end is when the instrumentation reads it).
+   */
+  private publishRoute(): void {
+    if (this.assignedRoute === undefined && this.routeOf !== undefined) this.route = this.routeOf();
   }
 
   private whenEnded(): Promise<void> {
@@ -307,22 +364,11 @@ export class InboundRequest implements DeadlineScope {
     return this.ended.promise;
   }
 
-  private whenAnswered(): Promise<void> {
-    if (this.answered === undefined) {
-      let resolve!: () => void;
-      const promise = new Promise<void>((y) => {
-        resolve = y;
-      });
-      this.answered = { promise, resolve };
-      if (this.state !== OPEN) resolve();
-    }
-    return this.answered.promise;
-  }
-
-  private readonly onTimeout = (): void => {
+  /** The time limit passed. @internal */
+  timedOut(): void {
     this.timer = undefined;
     this.answer('timeout');
-  };
+  }
 
   /** The guard answers in the handler's place: counted, on the span, and aborting the work. */
   private answer(reason: InboundRejectionReason, retryAfterSeconds?: number): void {
@@ -351,7 +397,8 @@ export class InboundRequest implements DeadlineScope {
       );
       silence(res);
     }
-    this.answered?.resolve();
+    this.publishRoute();
+    this.releaseRun?.();
   }
 
   private readonly onClose = (): void => {
@@ -365,13 +412,14 @@ export class InboundRequest implements DeadlineScope {
       this.controller.abort();
     }
     this.state = ENDED;
-    const slots = this.slots;
-    if (slots !== undefined) for (const bulkhead of slots) bulkhead.freeSlot();
+    this.slot?.freeSlot();
+    if (this.moreSlots !== undefined) for (const bulkhead of this.moreSlots) bulkhead.freeSlot();
     const status = res.statusCode;
     if (this.guard.serverMetrics && finished) {
       const bound = instruments();
-      if (bound.recording) {
-        bound.httpServerDuration.record(
+      if (bound.recording || localDurationsActive()) {
+        recordDuration(
+          'httpServerDuration',
           (monotonicNow() - this.startMs) / 1000,
           this.guard.durationAttributesFor(
             this.req.method ?? '_OTHER',
@@ -379,6 +427,7 @@ export class InboundRequest implements DeadlineScope {
             status,
             this.scheme,
           ),
+          bound,
         );
       }
     }

@@ -1,7 +1,3 @@
-import { DURATION_BUCKETS_SECONDS } from './catalogue.js';
-
-const BOUNDARIES = DURATION_BUCKETS_SECONDS;
-
 /**
  * An explicit-bucket histogram aggregated in process (the same boundaries and the same
  * cumulative sum/count/min/max the SDK's aggregation keeps), exported by
@@ -9,7 +5,7 @@ const BOUNDARIES = DURATION_BUCKETS_SECONDS;
  * @internal
  */
 export class LocalHistogram {
-  readonly counts = new Float64Array(BOUNDARIES.length + 1);
+  readonly counts: Float64Array;
   sum = 0;
   count = 0;
   min = Number.POSITIVE_INFINITY;
@@ -17,10 +13,18 @@ export class LocalHistogram {
   /** Epoch milliseconds of the first recording (the cumulative series' start time). */
   readonly startEpochMs = Date.now();
 
+  constructor(
+    /** Upper bucket boundaries, ascending (the catalogue's for the instrument). */
+    readonly boundaries: readonly number[],
+  ) {
+    this.counts = new Float64Array(boundaries.length + 1);
+  }
+
   record(value: number): void {
+    const boundaries = this.boundaries;
     let bucket = 0;
     // Boundaries are upper-inclusive, like the SDK's: value v lands in the first bucket with v <= b.
-    while (bucket < BOUNDARIES.length && value > BOUNDARIES[bucket]!) bucket++;
+    while (bucket < boundaries.length && value > boundaries[bucket]!) bucket++;
     this.counts[bucket]!++;
     this.sum += value;
     this.count++;
@@ -28,7 +32,7 @@ export class LocalHistogram {
     if (value > this.max) this.max = value;
   }
 
-  /** Adds `other` into this one (two policies sharing a name report one series). */
+  /** Adds `other` (same boundaries) into this one (two policies sharing a name report one series). */
   mergeFrom(other: LocalHistogram): void {
     for (let i = 0; i < this.counts.length; i++) this.counts[i]! += other.counts[i]!;
     this.sum += other.sum;
@@ -37,6 +41,3 @@ export class LocalHistogram {
     this.max = Math.max(this.max, other.max);
   }
 }
-
-/** The boundaries every {@link LocalHistogram} uses. @internal */
-export const LOCAL_HISTOGRAM_BOUNDARIES = BOUNDARIES;

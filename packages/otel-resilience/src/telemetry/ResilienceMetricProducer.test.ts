@@ -1,21 +1,56 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { HistogramMetricData } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
+import { InboundGuard } from '../http/InboundGuard.js';
 import { timeout } from '../TimeoutPolicy.js';
 import { installTestTelemetry, type TestTelemetry } from '../testing/otel.js';
+import {
+  DB_CONNECTION_WAIT_BUCKETS_SECONDS,
+  DURATION_BUCKETS_SECONDS,
+  HTTP_DURATION_BUCKETS_SECONDS,
+} from './catalogue.js';
+import { LocalHistogram } from './LocalHistogram.js';
+import { recordHistogram } from './metrics.js';
 import { ResilienceMetricProducer } from './ResilienceMetricProducer.js';
 
 const results = [0.0004, 0.003, 0.003, 0.02, 0.2, 1.5, 12, 100];
+const POOL = Object.freeze({
+  'db.client.connection.pool.name': 'mode-compare',
+  'db.system.name': 'postgresql',
+});
 
+/** Every kind of histogram: the policies' durations, a middleware's and an adapter's. */
 async function histogramsAfterCalls(otel: TestTelemetry, name: string) {
   const policy = timeout(60_000, { name });
   for (const [i, value] of results.entries()) {
     await policy
       .execute(() => (i % 3 === 0 ? Promise.reject(new Error('x')) : value))
       .catch(() => {});
+    recordHistogram('dbConnectionWaitTime', value, POOL);
   }
+  const guard = new InboundGuard({ name, serverMetrics: true });
+  const server = createServer((req, res) => {
+    const request = guard.begin(req, res);
+    request.route = '/compare/:id';
+    request.run(() => res.end('ok'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/compare/1`;
+  for (let i = 0; i < 3; i++) await (await fetch(url)).text();
+  server.close();
+  guard.dispose();
   const data = await otel.collect();
-  return data.filter((m) => m.descriptor.name.endsWith('.duration')) as HistogramMetricData[];
+  return data.filter(
+    (m) => m.descriptor.name.endsWith('.duration') || m.descriptor.name.endsWith('wait_time'),
+  ) as HistogramMetricData[];
 }
+
+/** Whether a data point belongs to this test's instruments. */
+const ours = (attributes: Record<string, unknown>) =>
+  attributes['resilience.name'] === 'mode-compare' ||
+  attributes['db.client.connection.pool.name'] === 'mode-compare' ||
+  attributes['http.route'] === '/compare/:id';
 
 describe('ResilienceMetricProducer', () => {
   let otel: TestTelemetry | undefined;
@@ -45,7 +80,7 @@ describe('ResilienceMetricProducer', () => {
           dataPointType: m.dataPointType,
           temporality: m.aggregationTemporality,
           points: m.dataPoints
-            .filter((p) => p.attributes['resilience.name'] === 'mode-compare')
+            .filter((p) => ours(p.attributes))
             .map((p) => ({
               attributes: p.attributes,
               count: p.value.count,
@@ -58,17 +93,24 @@ describe('ResilienceMetricProducer', () => {
         }))
         .sort((a, b) => a.name.localeCompare(b.name));
     expect(summary(viaProducer)).toEqual(summary(viaSdk));
-    expect(summary(viaProducer)[0]?.points.length).toBeGreaterThan(0);
+    expect(
+      summary(viaProducer).map((m) => [m.name, m.points.length > 0, m.points[0]?.boundaries]),
+    ).toEqual([
+      ['db.client.connection.wait_time', true, DB_CONNECTION_WAIT_BUCKETS_SECONDS],
+      ['http.server.request.duration', true, HTTP_DURATION_BUCKETS_SECONDS],
+      ['resilience.attempt.duration', true, DURATION_BUCKETS_SECONDS],
+      ['resilience.call.duration', true, DURATION_BUCKETS_SECONDS],
+    ]);
   });
 
-  it('buckets values exactly like the SDK (upper-inclusive boundaries)', async () => {
-    const { LocalHistogram, LOCAL_HISTOGRAM_BOUNDARIES } = await import('./LocalHistogram.js');
-    const h = new LocalHistogram();
+  it('buckets values exactly like the SDK (upper-inclusive boundaries)', () => {
+    const boundaries = DURATION_BUCKETS_SECONDS;
+    const h = new LocalHistogram(boundaries);
     for (const v of [0.001, 0.0010001, 0, 60, 61]) h.record(v);
     expect(h.counts[0]).toBe(2);
     expect(h.counts[1]).toBe(1);
-    expect(h.counts[LOCAL_HISTOGRAM_BOUNDARIES.length - 1]).toBe(1);
-    expect(h.counts[LOCAL_HISTOGRAM_BOUNDARIES.length]).toBe(1);
+    expect(h.counts[boundaries.length - 1]).toBe(1);
+    expect(h.counts[boundaries.length]).toBe(1);
     expect([h.count, h.min, h.max]).toEqual([5, 0, 61]);
   });
 

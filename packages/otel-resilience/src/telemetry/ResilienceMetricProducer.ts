@@ -1,8 +1,8 @@
 import { type Attributes, type HrTime, ValueType } from '@opentelemetry/api';
 import { SCOPE_NAME, VERSION } from '../version.js';
 import { METRICS } from './catalogue.js';
-import { countProducer, type DurationKind, localDurations } from './durations.js';
-import { LOCAL_HISTOGRAM_BOUNDARIES, LocalHistogram } from './LocalHistogram.js';
+import { countProducer, localDurations } from './durations.js';
+import { LocalHistogram } from './LocalHistogram.js';
 import { attributesKey } from './metrics.js';
 
 // Values of the SDK's InstrumentType, DataPointType and AggregationTemporality enums, copied so
@@ -17,14 +17,16 @@ const hrTime = (epochMs: number): HrTime => {
 };
 
 /**
- * Exports `resilience.call.duration` and `resilience.attempt.duration` from histograms aggregated
- * in process, for services where the SDK's per-measurement cost matters (it hashes the attribute
- * set on every `record()`, about 0.5–1 µs). Counters and gauges are always aggregated this way;
- * this producer extends it to the two histograms.
+ * Exports the catalogue's histograms — `resilience.call.duration`, `resilience.attempt.duration`,
+ * `http.server.request.duration` (middleware `serverMetrics`) and those adapters record with
+ * `recordHistogram` (`db.client.connection.wait_time`, …) — from histograms aggregated in process,
+ * for services where the SDK's per-measurement cost matters (it hashes the attribute set on every
+ * `record()`, about 0.5–1 µs). Counters and gauges are always aggregated this way; this producer
+ * extends it to the histograms, with the catalogue's bucket boundaries.
  *
  * Pass the same instance to every MetricReader of the SDK (`metricProducers: [producer]`); while
- * it exists, the two histograms are no longer recorded through the global MeterProvider, so a
- * reader without it would not see them. `shutdown()` returns to the default.
+ * it exists, the histograms are no longer recorded through the global MeterProvider, so a reader
+ * without it would not see them. `shutdown()` returns to the default.
  *
  * @example
  * const producer = new ResilienceMetricProducer();
@@ -46,15 +48,14 @@ export class ResilienceMetricProducer {
   // biome-ignore lint/suspicious/noExplicitAny: matches the SDK's MetricProducer without importing it
   async collect(_options?: { timeoutMillis?: number }): Promise<any> {
     const endTime = hrTime(Date.now());
-    const kinds: DurationKind[] = ['callDuration', 'attemptDuration'];
-    const metrics = kinds
-      .map((kind) => {
-        const merged = mergeByAttributes(localDurations(kind));
+    const metrics = [...localDurations()]
+      .map(([key, histograms]) => {
+        const merged = mergeByAttributes(histograms);
         return {
           descriptor: {
-            name: METRICS[kind].name,
-            description: METRICS[kind].description,
-            unit: METRICS[kind].unit,
+            name: METRICS[key].name,
+            description: METRICS[key].description,
+            unit: METRICS[key].unit,
             type: INSTRUMENT_TYPE_HISTOGRAM,
             valueType: ValueType.DOUBLE,
             advice: {},
@@ -66,7 +67,7 @@ export class ResilienceMetricProducer {
             startTime: hrTime(h.startEpochMs),
             endTime,
             value: {
-              buckets: { boundaries: [...LOCAL_HISTOGRAM_BOUNDARIES], counts: [...h.counts] },
+              buckets: { boundaries: [...h.boundaries], counts: [...h.counts] },
               sum: h.sum,
               count: h.count,
               min: h.min,
@@ -104,7 +105,7 @@ function mergeByAttributes(
     if (existing === undefined) {
       byKey.set(key, [attributes, histogram]);
     } else {
-      const sum = new LocalHistogram();
+      const sum = new LocalHistogram(histogram.boundaries);
       sum.mergeFrom(existing[1]);
       sum.mergeFrom(histogram);
       byKey.set(key, [existing[0], sum]);

@@ -1,37 +1,46 @@
 import type { Attributes } from '@opentelemetry/api';
+import { DURATION_BUCKETS_SECONDS, type HistogramKey, METRICS } from './catalogue.js';
 import { LocalHistogram } from './LocalHistogram.js';
 import type { BoundInstruments } from './metrics.js';
 
-/** Which duration histogram a measurement belongs to. */
+/** The two duration histograms the policies record themselves. */
 export type DurationKind = 'callDuration' | 'attemptDuration';
 
-const local: Record<DurationKind, Map<Attributes, LocalHistogram>> = {
-  callDuration: new Map(),
-  attemptDuration: new Map(),
-};
+/** Local histograms by catalogue key, each by its (cached, frozen) attribute set. */
+const local = new Map<HistogramKey, Map<Attributes, LocalHistogram>>();
 let producers = 0;
 
+/** The bucket boundaries of catalogue histogram `key` (the same ones the SDK is advised). */
+export function boundariesOf(key: HistogramKey): readonly number[] {
+  return METRICS[key].buckets ?? DURATION_BUCKETS_SECONDS;
+}
+
 /**
- * Records a duration, through the SDK histogram or — while a {@link ResilienceMetricProducer}
- * exists — into a local histogram that producer exports. `attributes` objects are the cached,
- * frozen sets from PolicyTelemetry, so identity is a valid key.
+ * Records a duration in catalogue histogram `key`, through the SDK histogram or — while a
+ * {@link ResilienceMetricProducer} exists — into a local histogram that producer exports.
+ * `attributes` objects are cached, frozen sets, so identity is a valid key.
  * @internal
  */
 export function recordDuration(
-  kind: DurationKind,
+  key: HistogramKey,
   seconds: number,
   attributes: Attributes,
   bound: BoundInstruments,
 ): void {
   if (producers > 0) {
-    let histogram = local[kind].get(attributes);
+    let byAttributes = local.get(key);
+    if (byAttributes === undefined) {
+      byAttributes = new Map();
+      local.set(key, byAttributes);
+    }
+    let histogram = byAttributes.get(attributes);
     if (histogram === undefined) {
-      histogram = new LocalHistogram();
-      local[kind].set(attributes, histogram);
+      histogram = new LocalHistogram(boundariesOf(key));
+      byAttributes.set(attributes, histogram);
     }
     histogram.record(seconds);
   } else if (bound.recording) {
-    bound[kind].record(seconds, attributes);
+    bound.histograms[key].record(seconds, attributes);
   }
 }
 
@@ -45,7 +54,10 @@ export function countProducer(delta: 1 | -1): void {
   producers = Math.max(0, producers + delta);
 }
 
-/** The local histograms of `kind`, keyed by their attribute sets. @internal */
-export function localDurations(kind: DurationKind): ReadonlyMap<Attributes, LocalHistogram> {
-  return local[kind];
+/** The local histograms recorded so far, by catalogue key and attribute set. @internal */
+export function localDurations(): ReadonlyMap<
+  HistogramKey,
+  ReadonlyMap<Attributes, LocalHistogram>
+> {
+  return local;
 }

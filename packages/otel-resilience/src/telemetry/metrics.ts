@@ -19,7 +19,7 @@ import {
   type ObservedKey,
   type ReadingKey,
 } from './catalogue.js';
-import type { DurationKind } from './durations.js';
+import { type DurationKind, recordDuration } from './durations.js';
 
 /*
  * Why counters and gauges are kept here rather than recorded through the SDK on each call: with
@@ -90,9 +90,6 @@ export interface BoundInstruments {
   readonly provider: MeterProvider;
   /** False while no SDK is registered: callers then skip timing altogether. */
   readonly recording: boolean;
-  readonly callDuration: Histogram;
-  readonly attemptDuration: Histogram;
-  readonly httpServerDuration: Histogram;
   /** Every histogram of the catalogue, by key. */
   readonly histograms: Readonly<Record<HistogramKey, Histogram>>;
 }
@@ -145,9 +142,6 @@ function bind(provider: MeterProvider): BoundInstruments {
   return {
     provider,
     recording: Object.getPrototypeOf(histograms.callDuration) !== noopHistogramPrototype,
-    callDuration: histograms.callDuration,
-    attemptDuration: histograms.attemptDuration,
-    httpServerDuration: histograms.httpServerDuration,
     histograms,
   };
 }
@@ -302,9 +296,10 @@ const checkedHistogramAttributes = new Map<HistogramKey, WeakSet<Attributes>>();
 
 /**
  * Records `seconds` in catalogue histogram `key` through the SDK (with the catalogue's bucket
- * boundaries as advice); does nothing while no SDK is registered. Unlike counters, every record
- * is an SDK call (it hashes the attribute set: about 0.5–1 µs), so pass the same frozen
- * attributes object each time: its keys are checked on first use only.
+ * boundaries as advice), or locally while a `ResilienceMetricProducer` exists; does nothing while
+ * neither is there. Through the SDK every record hashes the attribute set (about 0.5–1 µs). Pass
+ * the same frozen attributes object each time: its keys are checked on first use only, and the
+ * producer keys its histograms by it.
  *
  * @param key a histogram of {@link METRICS} other than the two duration histograms the policies
  *   record themselves
@@ -330,6 +325,5 @@ export function recordHistogram(
     checked.add(attributes);
   }
   if (!(seconds >= 0 && seconds !== Number.POSITIVE_INFINITY)) return;
-  const bound = instruments();
-  if (bound.recording) bound.histograms[key].record(seconds, attributes);
+  recordDuration(key, seconds, attributes, instruments());
 }
