@@ -25,8 +25,7 @@ import {
   wrap,
 } from 'otel-resilience';
 import { type BenchCase, type BenchResult, median, runCases } from './harness.js';
-import { retryStormSection } from './http/retryStorm.js';
-import { throughputSection } from './http/throughput.js';
+import { httpSection } from './http/section.js';
 import { knexSection } from './knex/section.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -359,18 +358,7 @@ async function main(): Promise<void> {
     .filter(([name, ok]) => !ok && whyNotMet[name] !== undefined)
     .map(([name]) => `- **${name}** — ${whyNotMet[name]}`)
     .join('\n');
-  console.log('HTTP adapters: throughput (autocannon, servers in child processes)');
-  const throughput = await throughputSection({
-    rounds: QUICK ? 2 : 6,
-    seconds: QUICK ? 2 : 5,
-    connections: 50,
-  });
-  console.log('HTTP adapters: retry storm scenarios');
-  const storm = await retryStormSection({
-    ratePerSecond: 50,
-    durationMs: QUICK ? 3_000 : 10_000,
-    rounds: QUICK ? 1 : 3,
-  });
+  const http = await httpSection({ quick: QUICK, progress });
   console.log('Knex plugin: overhead and recovery (SQLite, PostgreSQL)');
   const knex = await knexSection({ quick: QUICK, progress });
   const report = `# Benchmarks
@@ -426,8 +414,7 @@ Success path with calls spread round-robin over N distinct breakers.
 |---:|---:|
 ${fanOut.map(([n, ns]) => `| ${n.toLocaleString('en')} | ${fmt(ns)} |`).join('\n')}
 
-${throughput}
-${storm}
+${http}
 ${knex}`;
   const target = new URL('../../BENCHMARKS.md', import.meta.url);
   if (!QUICK) writeFileSync(target, report);

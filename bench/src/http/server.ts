@@ -1,11 +1,13 @@
 /**
  * One benchmark server, run in its own process so that it and the load generator each get a core:
- * `node --import tsx server.ts <variant>`; it prints its URL on stdout once it listens.
+ * `node --import tsx server.ts <variant>`; once it listens it prints its URL and, after a space, the
+ * URL that answers its CPU time so far (µs).
  *
- * Variants: `express-bare`, `express-als`, `express-guarded`, `koa-bare`, `koa-als`, `koa-guarded`
- * (`-als`: only an AsyncLocalStorage scope per request; the guarded ones with the
- * whole middleware stack: deadline, shedding, route template, `http.server.request.duration`, and
- * a real OpenTelemetry SDK registered), `upstream` (a plain `node:http` server for the Axios runs).
+ * Variants: `express-bare`, `express-als`, `express-guarded`, `express-producer`, and the same four
+ * for `koa-` (`-als`: only an AsyncLocalStorage scope per request; `-guarded`: the whole middleware
+ * stack — deadline, shedding, route template, `http.server.request.duration` — with a real
+ * OpenTelemetry MeterProvider registered; `-producer`: the same with a `ResilienceMetricProducer`
+ * on its reader), `upstream` (a plain `node:http` server for the Axios runs).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createServer, type Server } from 'node:http';
@@ -20,6 +22,7 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import express from 'express';
 import Koa from 'koa';
+import { ResilienceMetricProducer } from 'otel-resilience';
 import { expressResilience } from 'otel-resilience-express';
 import { koaResilience } from 'otel-resilience-koa';
 
@@ -31,12 +34,16 @@ const GUARD_OPTIONS = {
   serverMetrics: true,
 } as const;
 
-function installSdk(): void {
+type Guard = 'bare' | 'als' | 'guarded' | 'producer';
+
+/** A MeterProvider with a reader; with `producer`, histograms go through a ResilienceMetricProducer. */
+function installSdk(guard: Guard): void {
   const provider = new MeterProvider({
     readers: [
       new PeriodicExportingMetricReader({
         exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
         exportIntervalMillis: 5_000,
+        ...(guard === 'producer' ? { metricProducers: [new ResilienceMetricProducer()] } : {}),
       }),
     ],
   });
@@ -50,13 +57,13 @@ function installSdk(): void {
  */
 const alsOnly = new AsyncLocalStorage<object>();
 
-function expressServer(guarded: boolean | 'als'): Server {
+function expressServer(guard: Guard): Server {
   const app = express();
-  if (guarded === 'als') {
+  if (guard === 'als') {
     app.use((_req, _res, next) => alsOnly.run({}, next));
     app.get('/items/:id', (_req, res) => void res.json(BODY));
-  } else if (guarded) {
-    installSdk();
+  } else if (guard !== 'bare') {
+    installSdk(guard);
     const resilience = expressResilience(GUARD_OPTIONS);
     app.use(resilience.middleware());
     app.get(
@@ -70,16 +77,16 @@ function expressServer(guarded: boolean | 'als'): Server {
   return createServer(app);
 }
 
-function koaServer(guarded: boolean | 'als'): Server {
+function koaServer(guard: Guard): Server {
   const app = new Koa();
   const router = new Router();
-  if (guarded === 'als') {
+  if (guard === 'als') {
     app.use((_ctx, next) => alsOnly.run({}, next));
     router.get('/items/:id', (ctx) => {
       ctx.body = BODY;
     });
-  } else if (guarded) {
-    installSdk();
+  } else if (guard !== 'bare') {
+    installSdk(guard);
     const resilience = koaResilience(GUARD_OPTIONS);
     app.use(resilience.middleware());
     router.get('/items/:id', resilience.route({ timeoutMs: 5_000 }), (ctx) => {
@@ -103,13 +110,10 @@ function upstreamServer(): Server {
 }
 
 const variant = process.argv[2] ?? '';
+const GUARDS: readonly Guard[] = ['bare', 'als', 'guarded', 'producer'];
 const factories: Record<string, () => Server> = {
-  'express-bare': () => expressServer(false),
-  'express-guarded': () => expressServer(true),
-  'express-als': () => expressServer('als'),
-  'koa-bare': () => koaServer(false),
-  'koa-guarded': () => koaServer(true),
-  'koa-als': () => koaServer('als'),
+  ...Object.fromEntries(GUARDS.map((guard) => [`express-${guard}`, () => expressServer(guard)])),
+  ...Object.fromEntries(GUARDS.map((guard) => [`koa-${guard}`, () => koaServer(guard)])),
   upstream: upstreamServer,
 };
 const factory = factories[variant];
@@ -121,6 +125,17 @@ if (factory === undefined) {
 }
 const server = factory();
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => {
-  console.log(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+// The process's CPU time (µs, user + system) on a port of its own, so that the benchmark can
+// divide it by the requests served without adding a route to the app it measures.
+const meter = createServer((_req, res) => {
+  const { user, system } = process.cpuUsage();
+  res.end(String(user + system));
 });
+const listening = (s: Server) =>
+  new Promise<string>((resolve) =>
+    s.listen(0, '127.0.0.1', () =>
+      resolve(`http://127.0.0.1:${(s.address() as AddressInfo).port}`),
+    ),
+  );
+const [appUrl, meterUrl] = await Promise.all([listening(server), listening(meter)]);
+console.log(`${appUrl} ${meterUrl}`);

@@ -22,38 +22,60 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import autocannon from 'autocannon';
 import axios, { type AxiosInstance } from 'axios';
+import { ResilienceMetricProducer } from 'otel-resilience';
 import { attachResilience } from 'otel-resilience-axios';
 import { median } from '../harness.js';
 
 interface Sample {
   readonly rps: number;
   readonly p99Ms: number;
+  /** CPU time (user + system, all threads) of the measured side per request, µs. */
+  readonly cpuUs: number;
+}
+
+interface BenchServer {
+  readonly url: string;
+  /** Answers the server process's CPU time so far, in µs. */
+  readonly meterUrl: string;
+  readonly child: ChildProcess;
 }
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
-async function startServer(variant: string): Promise<{ url: string; child: ChildProcess }> {
+async function startServer(variant: string): Promise<BenchServer> {
   const child = spawn(process.execPath, ['--import', 'tsx', SERVER, variant], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const url = await new Promise<string>((resolve, reject) => {
+  const line = await new Promise<string>((resolve, reject) => {
     let buffered = '';
     child.stdout?.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
-      const line = buffered.split('\n')[0];
-      if (buffered.includes('\n') && line !== undefined) resolve(line.trim());
+      const first = buffered.split('\n')[0];
+      if (buffered.includes('\n') && first !== undefined) resolve(first.trim());
     });
     child.once('exit', (code) => reject(new Error(`server ${variant} exited with ${code}`)));
   });
-  return { url, child };
+  const [url, meterUrl] = line.split(' ');
+  if (url === undefined || meterUrl === undefined) throw new Error(`server ${variant}: ${line}`);
+  return { url, meterUrl, child };
 }
 
-async function cannon(url: string, seconds: number, connections: number): Promise<Sample> {
+const cpuOf = async (server: BenchServer): Promise<number> =>
+  Number(await (await fetch(server.meterUrl)).text());
+
+async function cannon(server: BenchServer, seconds: number, connections: number): Promise<Sample> {
+  const url = `${server.url}/items/1`;
+  const cpuBefore = await cpuOf(server);
   const result = await autocannon({ url, connections, duration: seconds, pipelining: 1 });
+  const cpuUs = (await cpuOf(server)) - cpuBefore;
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx responses, ${result.errors} errors`);
   }
-  return { rps: result.requests.average, p99Ms: result.latency.p99 };
+  return {
+    rps: result.requests.average,
+    p99Ms: result.latency.p99,
+    cpuUs: cpuUs / result.requests.total,
+  };
 }
 
 /** Closed-loop clients: `concurrency` loops each awaiting one GET after another for `seconds`. */
@@ -64,6 +86,7 @@ async function clientLoad(
   concurrency: number,
 ): Promise<Sample> {
   const latencies: number[] = [];
+  const cpuBefore = process.cpuUsage();
   const endAt = performance.now() + seconds * 1000;
   const loop = async () => {
     while (performance.now() < endAt) {
@@ -75,10 +98,12 @@ async function clientLoad(
   const startedAt = performance.now();
   await Promise.all(Array.from({ length: concurrency }, loop));
   const elapsedS = (performance.now() - startedAt) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   latencies.sort((a, b) => a - b);
   return {
     rps: latencies.length / elapsedS,
     p99Ms: latencies[Math.ceil(latencies.length * 0.99) - 1] ?? 0,
+    cpuUs: (cpu.user + cpu.system) / latencies.length,
   };
 }
 
@@ -96,6 +121,7 @@ async function rotate(rounds: number, cases: Array<() => Promise<Sample>>): Prom
   return samples.map((s) => ({
     rps: median(s.map((x) => x.rps)),
     p99Ms: median(s.map((x) => x.p99Ms)),
+    cpuUs: median(s.map((x) => x.cpuUs)),
   }));
 }
 
@@ -112,11 +138,16 @@ const row = ({ what, bare, guarded, alsOnly }: Comparison) => {
   const p99Delta = guarded.p99Ms - bare.p99Ms;
   const met = ratio >= 0.95 && p99Delta <= 1;
   const als = alsOnly === undefined ? '–' : `${((alsOnly.rps / bare.rps) * 100).toFixed(1)}%`;
-  return `| ${what} | ${bare.rps.toFixed(0)} | ${guarded.rps.toFixed(0)} | ${(ratio * 100).toFixed(1)}% | ${als} | ${bare.p99Ms.toFixed(1)} ms | ${guarded.p99Ms.toFixed(1)} ms | ${met ? 'yes' : '**no**'} |`;
+  const cpu = (sample: Sample) => `${sample.cpuUs.toFixed(1)} µs`;
+  const alsCpu = alsOnly === undefined ? '–' : cpu(alsOnly);
+  return `| ${what} | ${bare.rps.toFixed(0)} | ${guarded.rps.toFixed(0)} | ${(ratio * 100).toFixed(1)}% | ${als} | ${bare.p99Ms.toFixed(1)} ms | ${guarded.p99Ms.toFixed(1)} ms | ${cpu(bare)} | ${alsCpu} | ${cpu(guarded)} | ${met ? 'yes' : '**no**'} |`;
 };
 
-/** A tracer and meter provider that keep everything in memory (spans are dropped on export). */
-function installSdk(): () => Promise<void> {
+/**
+ * A tracer and meter provider that keep everything in memory (spans are dropped on export); with
+ * `producer`, the histograms go through a ResilienceMetricProducer on the reader.
+ */
+function installSdk(producer: boolean): () => Promise<void> {
   const dropAll: SpanExporter = {
     export: (_spans: ReadableSpan[], done) => done({ code: 0 }),
     shutdown: async () => {},
@@ -124,11 +155,13 @@ function installSdk(): () => Promise<void> {
   const tracerProvider = new BasicTracerProvider({
     spanProcessors: [new BatchSpanProcessor(dropAll)],
   });
+  const metricProducer = producer ? new ResilienceMetricProducer() : undefined;
   const meterProvider = new MeterProvider({
     readers: [
       new PeriodicExportingMetricReader({
         exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
         exportIntervalMillis: 5_000,
+        ...(metricProducer === undefined ? {} : { metricProducers: [metricProducer] }),
       }),
     ],
   });
@@ -137,6 +170,7 @@ function installSdk(): () => Promise<void> {
   return async () => {
     trace.disable();
     metrics.disable();
+    await metricProducer?.shutdown();
     await tracerProvider.shutdown();
     await meterProvider.shutdown();
   };
@@ -154,22 +188,25 @@ export async function throughputSection({
 }): Promise<string> {
   const comparisons: Comparison[] = [];
   for (const framework of ['express', 'koa']) {
-    const servers = [
-      await startServer(`${framework}-bare`),
-      await startServer(`${framework}-guarded`),
-      await startServer(`${framework}-als`),
-    ];
+    const variants = ['bare', 'als', 'guarded', 'producer'];
+    const servers = [];
+    for (const variant of variants) servers.push(await startServer(`${framework}-${variant}`));
     try {
-      const [b, g, a] = await rotate(
+      const [bare, alsOnly, guarded, producer] = await rotate(
         rounds,
-        servers.map((server) => () => cannon(`${server.url}/items/1`, seconds, connections)),
+        servers.map((server) => () => cannon(server, seconds, connections)),
       );
-      comparisons.push({
-        what: `${framework === 'express' ? 'Express 5' : 'Koa 3'}: bare vs deadline + shedding + route + SDK`,
-        bare: b!,
-        guarded: g!,
-        alsOnly: a!,
-      });
+      const name = framework === 'express' ? 'Express 5' : 'Koa 3';
+      const stack = 'deadline + shedding + route + `http.server.request.duration`';
+      comparisons.push(
+        { what: `${name}: ${stack}, SDK histogram`, bare: bare!, guarded: guarded!, alsOnly },
+        {
+          what: `${name}: ${stack}, ResilienceMetricProducer`,
+          bare: bare!,
+          guarded: producer!,
+          alsOnly,
+        },
+      );
     } finally {
       for (const server of servers) server.child.kill();
     }
@@ -184,12 +221,17 @@ export async function throughputSection({
     const load = (instance: AxiosInstance) => () =>
       clientLoad(instance, `${upstream.url}/items/1`, seconds, connections);
     // Without an SDK the interceptor's own cost; with one, its spans and histograms too.
-    for (const sdk of [false, true]) {
-      const uninstall = sdk ? installSdk() : undefined;
+    const modes = [
+      ['off', undefined],
+      ['on (spans + SDK histograms)', false],
+      ['on (spans + ResilienceMetricProducer)', true],
+    ] as const;
+    for (const [label, producer] of modes) {
+      const uninstall = producer === undefined ? undefined : installSdk(producer);
       try {
         const [b, g] = await rotate(rounds, [load(plain), load(withInterceptor)]);
         comparisons.push({
-          what: `Axios: bare vs interceptor (retry + host breaker + timeout), SDK ${sdk ? 'on' : 'off'}`,
+          what: `Axios: interceptor (retry + host breaker + timeout), SDK ${label}`,
           bare: b!,
           guarded: g!,
         });
@@ -213,19 +255,33 @@ export async function throughputSection({
     `Axios: ${connections} closed-loop clients in the benchmark process against a plain upstream`,
     'process. Medians of the rounds. Target: ≥ 95% of the bare requests/s and p99 within 1 ms.',
     '',
-    '| comparison | bare req/s | guarded req/s | guarded / bare | ALS only / bare | bare p99 | guarded p99 | target met |',
-    '|---|---:|---:|---:|---:|---:|---:|---|',
+    '| comparison | bare req/s | guarded req/s | guarded / bare | ALS only / bare | bare p99 | guarded p99 | CPU per request, bare | ALS only | guarded | target met |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...comparisons.map(row),
     '',
-    'Where the target is not met: on Node 20, `AsyncLocalStorage` is built on async hooks, and the',
-    'first scope entered turns on a promise hook that every promise in the process then pays — the',
-    '"ALS only" column. The deadline scope is what lets outbound calls see the request\'s deadline',
-    'without being passed it, so the middleware cannot do without it; an app that registers the',
-    "OpenTelemetry context manager (any traced app) pays it already. The rest is the middleware's",
-    'own work per request: the time-limit timer entry, the `close` listener, the shedding',
-    "bulkhead's admission and the route template (and, in the Axios rows, the call's pipeline, plus",
-    'a call span, an attempt span and two histograms per request with the SDK on). Koa answers three times as many requests per second',
-    'as Express here, so the same microseconds are a larger share of its bare cost.',
+    "CPU per request: the measured side's CPU time (the server process, or the benchmark process",
+    'for Axios; all threads, GC included) over the requests it served in the round. It moves less',
+    "with this VM's scheduling noise than requests/s, which varies by ±20% between rounds of one",
+    'server here.',
+    '',
+    'Where the target is not met:',
+    '',
+    '- Koa and Express on Node 20: `AsyncLocalStorage` is built on async hooks there, and the first',
+    '  scope entered turns on promise hooks that every promise in the process then pays (the',
+    '  "ALS only" columns; Koa makes several promises per request, Express almost none). The',
+    "  deadline scope is what lets outbound calls see the request's deadline without being passed",
+    '  it, so the middleware keeps it; an app that registers the OpenTelemetry context manager pays',
+    '  it already, and from Node 24 AsyncLocalStorage no longer uses async hooks. What the',
+    '  middleware adds beyond it is the difference of the last two CPU columns: the time-limit',
+    '  timer entry, the `close` listener, the shedding slot, the route template, one promise',
+    '  racing the handler (Koa) and the duration histogram — through the SDK a `record()` hashes',
+    '  the attribute set on every request; through `ResilienceMetricProducer` it is a bucket scan.',
+    '- Axios with an SDK: every request gets a call span and an attempt span, and creating and',
+    '  ending two SDK spans (ids, clock readings, attribute checks) costs more than everything else',
+    '  the interceptor does. Without an SDK it adds its pipeline, the host lookup and one',
+    '  signal-like object per attempt.',
+    '- Koa answers more than twice as many requests per second as Express here, so the same',
+    '  microseconds are a larger share of its bare cost.',
     '',
   ].join('\n');
 }

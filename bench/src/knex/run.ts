@@ -3,8 +3,8 @@
  * at the repository root (between its markers) and prints it. `BENCH_QUICK=1`: short runs, and
  * BENCHMARKS.md is left alone. `BENCH_KNEX_RESTART=0`: no PostgreSQL restart.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { knexSection, replaceKnexSection } from './section.js';
+import { writeSection } from '../section.js';
+import { knexSection } from './section.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const t0 = performance.now();
@@ -12,10 +12,8 @@ const progress = (what: string) =>
   console.error(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${what}`);
 
 const section = await knexSection({ quick: QUICK, progress });
-const target = new URL('../../../BENCHMARKS.md', import.meta.url);
 if (!QUICK) {
-  const report = existsSync(target) ? readFileSync(target, 'utf8') : '# Benchmarks\n';
-  writeFileSync(target, replaceKnexSection(report, section));
+  writeSection('knex', section);
   progress('BENCHMARKS.md: Knex section replaced');
 }
 console.log(section);

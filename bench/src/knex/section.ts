@@ -3,12 +3,10 @@
  * regenerate it alone (bench/src/knex/run.ts).
  */
 import { cpus } from 'node:os';
+import { markedSection } from '../section.js';
 import { installedVersion, serverVersion } from './common.js';
 import { knexOverheadSection } from './overhead.js';
 import { knexRecoverySection } from './recovery.js';
-
-export const KNEX_START = '<!-- knex:start -->';
-export const KNEX_END = '<!-- knex:end -->';
 
 /** Runs the Knex benchmarks and returns the section, markers included. */
 export async function knexSection({
@@ -30,8 +28,9 @@ export async function knexSection({
   const recovery = await knexRecoverySection({ seconds, restart, progress });
   const minutes = (performance.now() - startedAt) / 60_000;
   const versions = `knex ${installedVersion('knex', '3.3.0')}, pg ${installedVersion('pg', '8.23.1')}, better-sqlite3 ${installedVersion('better-sqlite3', '12.6.2')}`;
-  return `${KNEX_START}
-## Knex plugin
+  return markedSection(
+    'knex',
+    `## Knex plugin
 
 Produced by \`pnpm bench\` with the rest of this file, or alone by \`pnpm bench:knex\`
 (\`node --import tsx bench/src/knex/run.ts\`, which replaces only this section). Real servers:
@@ -41,16 +40,6 @@ ${quick ? '**Quick mode (BENCH_QUICK=1): short runs, indicative only.** ' : ''}T
 Generated ${new Date().toISOString().slice(0, 10)}.
 
 ${overhead}
-${recovery}${KNEX_END}
-`;
-}
-
-/** `report` with its Knex section replaced by `section` (appended when it has none). */
-export function replaceKnexSection(report: string, section: string): string {
-  const start = report.indexOf(KNEX_START);
-  const end = report.indexOf(KNEX_END);
-  if (start < 0 || end < start) return `${report.trimEnd()}\n\n${section}`;
-  let after = report.slice(end + KNEX_END.length);
-  if (after.startsWith('\n')) after = after.slice(1);
-  return `${report.slice(0, start)}${section}${after}`;
+${recovery}`,
+  );
 }

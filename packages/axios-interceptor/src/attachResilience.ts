@@ -11,11 +11,11 @@ import {
   BoundedLabels,
   type CircuitBreakerPolicy,
   currentDeadlineScope,
+  deadlineScopeWithin,
   type ExecuteContext,
   httpMethodLabel,
   isTimeoutExceededError,
   RetryBudget,
-  runWithDeadline,
 } from 'otel-resilience';
 import { AxiosClassifier } from './AxiosClassifier.js';
 import { AttemptSignal, isBuiltInAdapter } from './attemptSignal.js';
@@ -220,21 +220,19 @@ class Attachment implements AxiosResilience {
         signal?.release();
       }
     };
-    const run = () => pipeline.execute(attempt, cancel.signal);
-
     const timeoutMs = request.timeoutMs ?? this.options.timeoutMs;
-    // The inbound request's budget when its middleware set one, else this instance's.
+    // The inbound request's budget when its middleware set one, else this instance's. Passed as
+    // the call's scope rather than entered (runWithDeadline): nothing below needs to see it.
     const retryBudget = scope?.retryBudget === undefined ? this.budget : undefined;
+    const callScope =
+      timeoutMs === undefined && retryBudget === undefined
+        ? scope
+        : deadlineScopeWithin({
+            ...(timeoutMs === undefined ? {} : { timeoutMs }),
+            ...(retryBudget === undefined ? {} : { retryBudget }),
+          });
     try {
-      return await (timeoutMs === undefined && retryBudget === undefined
-        ? run()
-        : runWithDeadline(
-            {
-              ...(timeoutMs === undefined ? {} : { timeoutMs }),
-              ...(retryBudget === undefined ? {} : { retryBudget }),
-            },
-            run,
-          ));
+      return await pipeline.execute(attempt, { signal: cancel.signal, scope: callScope });
     } catch (error) {
       throw withoutRequestDetails(error);
     } finally {

@@ -39,6 +39,17 @@ const storage: AsyncLocalStorage<DeadlineScope> = globalStore[STORE_KEY];
  * starts that cannot finish in time, and a timeout never outlives the caller.
  */
 export function runWithDeadline<T>(options: RunWithDeadlineOptions, fn: () => T): T {
+  return storage.run(deadlineScopeWithin(options), fn);
+}
+
+/**
+ * The scope {@link runWithDeadline} would enter — `options` applied within the current scope —
+ * without entering it: for one call's limits, `policy.execute(fn, { scope })`, where nothing
+ * `fn` starts needs to see them (on Node 20 entering a scope switches on AsyncLocalStorage's
+ * promise hooks for the whole process).
+ * @throws TypeError when `options.timeoutMs` is negative or not a number.
+ */
+export function deadlineScopeWithin(options: RunWithDeadlineOptions): DeadlineScope {
   const outer = storage.getStore();
   let deadline = outer?.deadline ?? Number.POSITIVE_INFINITY;
   if (options.timeoutMs !== undefined) {
@@ -47,12 +58,11 @@ export function runWithDeadline<T>(options: RunWithDeadlineOptions, fn: () => T)
   }
   const signal = options.signal ?? outer?.signal;
   const retryBudget = options.retryBudget ?? outer?.retryBudget;
-  const scope: DeadlineScope = {
+  return {
     deadline,
     ...(signal === undefined ? {} : { signal }),
     ...(retryBudget === undefined ? {} : { retryBudget }),
   };
-  return storage.run(scope, fn);
 }
 
 /** The deadline scope of the current async context, if any. */
@@ -65,7 +75,11 @@ export function currentDeadlineScope(): DeadlineScope | undefined {
  * negative.
  */
 export function remainingTimeMs(): number {
-  const scope = storage.getStore();
+  return remainingMsOf(storage.getStore());
+}
+
+/** Milliseconds left before `scope`'s deadline: `Infinity` without one, never negative. @internal */
+export function remainingMsOf(scope: DeadlineScope | undefined): number {
   if (scope === undefined || scope.deadline === Number.POSITIVE_INFINITY) {
     return Number.POSITIVE_INFINITY;
   }

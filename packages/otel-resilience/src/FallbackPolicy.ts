@@ -4,7 +4,14 @@ import { type Event, EventEmitter } from './Event.js';
 import type { CallContext, PolicyFunction } from './ExecuteContext.js';
 import { isAbortedError } from './errors/AbortedError.js';
 import { isTimeoutExceededError } from './errors/TimeoutExceededError.js';
-import { executeCall, invoke, PolicyBase, type PolicyOptions, RUN } from './Policy.js';
+import {
+  type ExecuteOptions,
+  executeCall,
+  invoke,
+  PolicyBase,
+  type PolicyOptions,
+  RUN,
+} from './Policy.js';
 import {
   ATTR_ERROR_CATEGORY,
   ATTR_ERROR_TYPE,
@@ -92,10 +99,16 @@ export class FallbackPolicy<R = unknown> extends PolicyBase {
 
   // The first overload types direct calls (the handler's value widens the result); the second
   // keeps the class assignable to Policy so it composes with wrap().
-  override execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T | R>;
-  override execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T>;
-  override execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T | R> {
-    return executeCall<T | R>(this, fn, signal);
+  override execute<T>(
+    fn: PolicyFunction<T>,
+    options?: AbortSignal | ExecuteOptions,
+  ): Promise<T | R>;
+  override execute<T>(fn: PolicyFunction<T>, options?: AbortSignal | ExecuteOptions): Promise<T>;
+  override execute<T>(
+    fn: PolicyFunction<T>,
+    options?: AbortSignal | ExecuteOptions,
+  ): Promise<T | R> {
+    return executeCall<T | R>(this, fn, options);
   }
 
   /** @internal */

@@ -2,7 +2,7 @@ import { context, trace } from '@opentelemetry/api';
 import type { Classifier } from './classification/Classifier.js';
 import { defaultClassifier } from './classification/Classifier.js';
 import { monotonicNow } from './clock.js';
-import { currentDeadlineScope } from './DeadlineContext.js';
+import { currentDeadlineScope, type DeadlineScope } from './DeadlineContext.js';
 import {
   CallContext,
   type PolicyFunction,
@@ -28,12 +28,28 @@ export interface Policy {
   readonly name: string;
   /**
    * Runs `fn` under this policy as one logical call: one call span, one `resilience.call.duration`
-   * measurement. `signal` lets the caller abort: waits stop at once and `fn` sees the abort through
-   * its context's signal.
+   * measurement. A `signal` (or `options.signal`) lets the caller abort: waits stop at once and `fn`
+   * sees the abort through its context's signal. `options.scope` sets the call's deadline and retry
+   * budget without a deadline scope around it (see {@link ExecuteOptions}).
+   * @throws TypeError (as a rejection) when the second argument is neither a signal nor options.
    */
-  execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T>;
+  execute<T>(fn: PolicyFunction<T>, options?: AbortSignal | ExecuteOptions): Promise<T>;
   /** @internal Runs `fn` as part of a call another policy started. */
   [RUN]<T>(fn: PolicyFunction<T>, context: CallContext): Promise<T>;
+}
+
+/** The second argument of {@link Policy.execute}, when more than a signal. */
+export interface ExecuteOptions {
+  /** Lets the caller abort the call. Default: the signal of the call's deadline scope. */
+  readonly signal?: AbortSignal;
+  /**
+   * The deadline, signal and retry budget this call works within, in place of the current
+   * deadline scope's: build one with `deadlineScopeWithin({ timeoutMs, retryBudget })`. Unlike
+   * `runWithDeadline`, nothing `fn` starts sees it, and no async context is entered (on Node 20,
+   * entering one switches on AsyncLocalStorage's promise hooks for the whole process).
+   * Default: the current deadline scope.
+   */
+  readonly scope?: DeadlineScope;
 }
 
 /** Options every policy accepts. */
@@ -77,8 +93,8 @@ export abstract class PolicyBase implements Policy {
     return this.telemetry.attributes;
   }
 
-  execute<T>(fn: PolicyFunction<T>, signal?: AbortSignal): Promise<T> {
-    return executeCall(this, fn, signal);
+  execute<T>(fn: PolicyFunction<T>, options?: AbortSignal | ExecuteOptions): Promise<T> {
+    return executeCall(this, fn, options);
   }
 
   abstract [RUN]<T>(fn: PolicyFunction<T>, context: CallContext): Promise<T>;
@@ -92,10 +108,26 @@ export abstract class PolicyBase implements Policy {
 export function executeCall<T>(
   policy: Policy & { readonly telemetry: PolicyTelemetry },
   fn: PolicyFunction<T>,
-  explicitSignal: AbortSignal | undefined,
+  options: AbortSignal | ExecuteOptions | undefined,
 ): Promise<T> {
+  let explicitSignal: AbortSignal | undefined;
+  let scope: DeadlineScope | undefined;
+  if (options === undefined) scope = currentDeadlineScope();
+  else if (isSignal(options)) {
+    explicitSignal = options;
+    scope = currentDeadlineScope();
+  } else if (typeof options === 'object' && options !== null) {
+    explicitSignal = options.signal;
+    scope = options.scope ?? currentDeadlineScope();
+  } else {
+    return Promise.reject(
+      new TypeError(
+        `execute(fn, options): options must be an AbortSignal or { signal, scope }, got ${String(options)}`,
+      ),
+    );
+  }
   // Work started inside a deadline scope stops when the scope's caller gives up.
-  const signal = explicitSignal ?? currentDeadlineScope()?.signal;
+  const signal = explicitSignal ?? scope?.signal;
   if (signal?.aborted) return Promise.reject(new AbortedError(signal.reason));
   const bound = instruments();
   const span = tracer().startSpan(policy.telemetry.callSpanName, policy.telemetry.spanOptions);
@@ -107,6 +139,7 @@ export function executeCall<T>(
     bound,
     timed,
     timed ? monotonicNow() : 0,
+    scope,
   );
   const callContext = new CallContext(execution, 1, signalSourceOf(signal));
   const result = recording
@@ -154,8 +187,20 @@ export function runQuietly<T>(
   if (!(policy instanceof PolicyBase)) {
     throw new TypeError(`executeQuietly() needs a policy, got ${String(policy)}`);
   }
-  const execution = new Execution(policy.telemetry, undefined, instruments(), false, 0);
+  const execution = new Execution(
+    policy.telemetry,
+    undefined,
+    instruments(),
+    false,
+    0,
+    currentDeadlineScope(),
+  );
   return policy[RUN](fn, new CallContext(execution, 1, source));
+}
+
+/** A signal, told apart from {@link ExecuteOptions} (which has no `aborted`). */
+function isSignal(value: unknown): value is AbortSignal {
+  return typeof (value as AbortSignal | undefined)?.aborted === 'boolean';
 }
 
 /**

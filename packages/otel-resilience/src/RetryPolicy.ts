@@ -10,7 +10,7 @@ import {
 } from './classification/Classification.js';
 import { type CategoryStrategy, DEFAULT_DECISION_MATRIX } from './classification/decisionMatrix.js';
 import { monotonicNow } from './clock.js';
-import { currentDeadlineScope, remainingTimeMs } from './DeadlineContext.js';
+import { remainingMsOf } from './DeadlineContext.js';
 import { type Event, EventEmitter } from './Event.js';
 import {
   type CallContext,
@@ -248,9 +248,7 @@ export class RetryPolicy extends PolicyBase {
     let previousDelayMs = 0;
     if (call === undefined) {
       budget =
-        this.budget === undefined
-          ? currentDeadlineScope()?.retryBudget
-          : (this.budget ?? undefined);
+        this.budget === undefined ? ctx.execution.scope?.retryBudget : (this.budget ?? undefined);
       budget?.recordCall();
     } else {
       budget = call.budget;
@@ -387,7 +385,7 @@ export class RetryPolicy extends PolicyBase {
     if (retryAfterMs !== undefined && retryAfterMs > delayMs) delayMs = retryAfterMs;
     delayMs = Math.min(Math.ceil(delayMs), MAX_DELAY_MS);
     // An attempt starting at (or after) the deadline could not finish in time.
-    if (delayMs >= remainingTimeMs()) return 'deadline';
+    if (delayMs >= remainingMsOf(ctx.execution.scope)) return 'deadline';
     if (ctx.signal.aborted) return 'aborted';
     return delayMs;
   }

@@ -1,4 +1,4 @@
-import { remainingTimeMs } from './DeadlineContext.js';
+import { remainingMsOf } from './DeadlineContext.js';
 import {
   type CallContext,
   NEVER_ABORTED,
@@ -173,7 +173,7 @@ export class TimeoutPolicy extends PolicyBase {
 
   /** @internal */
   [RUN]<T>(fn: PolicyFunction<T>, ctx: CallContext): Promise<T> {
-    const remaining = remainingTimeMs();
+    const remaining = remainingMsOf(ctx.execution.scope);
     // Deadlines of the policy's own duration share one timer; a shorter caller deadline gets its own.
     const source: TimeoutSource = remaining < this.timeoutMs ? 'deadline' : 'timeout';
     const limitMs = source === 'deadline' ? remaining : this.timeoutMs;

@@ -72,6 +72,7 @@ export { parseRetryAfter, retryAfterHintOf } from './classification/retryAfter.j
 export {
   currentDeadlineScope,
   type DeadlineScope,
+  deadlineScopeWithin,
   type RunWithDeadlineOptions,
   remainingTimeMs,
   runWithDeadline,
@@ -129,7 +130,7 @@ export {
   type HealthEndpointsOptions,
   type ProtectedEndpointOptions,
 } from './http/OperationalEndpoints.js';
-export { executeQuietly, type Policy, type PolicyOptions } from './Policy.js';
+export { type ExecuteOptions, executeQuietly, type Policy, type PolicyOptions } from './Policy.js';
 export {
   type BatchAttempt,
   type BatchFailure,

@@ -2,6 +2,7 @@ import { type Attributes, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Classification } from '../classification/Classification.js';
 import type { Classifier } from '../classification/Classifier.js';
 import { monotonicNow } from '../clock.js';
+import type { DeadlineScope } from '../DeadlineContext.js';
 import {
   ATTR_ATTEMPTS,
   ATTR_ERROR_CATEGORY,
@@ -35,6 +36,8 @@ export class Execution {
     /** Whether anything consumes durations; when false no clock is read. */
     readonly timed: boolean,
     readonly startMs: number,
+    /** The deadline scope the call works within (its deadline, signal and retry budget). */
+    readonly scope: DeadlineScope | undefined,
   ) {}
 
   /** Adds a span event to the call span when it records. */

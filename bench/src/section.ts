@@ -1,0 +1,29 @@
+/**
+ * Sections of BENCHMARKS.md that a benchmark can regenerate alone (`pnpm bench:http`,
+ * `pnpm bench:knex`): each sits between `<!-- name:start -->` and `<!-- name:end -->`.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+/** `body` between the markers of section `name`. */
+export function markedSection(name: string, body: string): string {
+  return `<!-- ${name}:start -->\n${body.trimEnd()}\n<!-- ${name}:end -->\n`;
+}
+
+/** `report` with section `name` replaced by `section` (appended when it has none). */
+export function replaceSection(report: string, name: string, section: string): string {
+  const startMarker = `<!-- ${name}:start -->`;
+  const endMarker = `<!-- ${name}:end -->`;
+  const start = report.indexOf(startMarker);
+  const end = report.indexOf(endMarker);
+  if (start < 0 || end < start) return `${report.trimEnd()}\n\n${section}`;
+  let after = report.slice(end + endMarker.length);
+  if (after.startsWith('\n')) after = after.slice(1);
+  return `${report.slice(0, start)}${section}${after}`;
+}
+
+/** Replaces section `name` of BENCHMARKS.md at the repository root with `section`. */
+export function writeSection(name: string, section: string): void {
+  const target = new URL('../../BENCHMARKS.md', import.meta.url);
+  const report = existsSync(target) ? readFileSync(target, 'utf8') : '# Benchmarks\n';
+  writeFileSync(target, replaceSection(report, name, section));
+}
