@@ -27,3 +27,31 @@ export function writeSection(name: string, section: string): void {
   const report = existsSync(target) ? readFileSync(target, 'utf8') : '# Benchmarks\n';
   writeFileSync(target, replaceSection(report, name, section));
 }
+
+/** What a section's benchmarks are given: short runs or not, and where to report progress. */
+export interface SectionOptions {
+  readonly quick: boolean;
+  readonly progress?: (what: string) => void;
+}
+
+/**
+ * Runs one section alone (`pnpm bench:http`, `pnpm bench:knex`): prints it and, unless
+ * `BENCH_QUICK=1` (short runs), replaces it in BENCHMARKS.md. Exits the process at the end, so
+ * lingering sockets (database drivers, keep-alive agents) cannot keep it alive.
+ */
+export async function runSectionAlone(
+  name: string,
+  build: (options: SectionOptions) => Promise<string>,
+): Promise<never> {
+  const quick = process.env.BENCH_QUICK === '1';
+  const startedAt = performance.now();
+  const progress = (what: string) =>
+    console.error(`[${((performance.now() - startedAt) / 1000).toFixed(0).padStart(4)} s] ${what}`);
+  const section = await build({ quick, progress });
+  if (!quick) {
+    writeSection(name, section);
+    progress(`BENCHMARKS.md: the ${name} section replaced`);
+  }
+  console.log(section);
+  process.exit(0);
+}

@@ -2,18 +2,12 @@
  * The HTTP adapters' part of BENCHMARKS.md (throughput and retry storms), between markers so
  * that `pnpm bench:http` can regenerate it alone (bench/src/http/run.ts).
  */
-import { markedSection } from '../section.js';
+import { markedSection, type SectionOptions } from '../section.js';
 import { retryStormSection } from './retryStorm.js';
 import { throughputSection } from './throughput.js';
 
 /** Runs the HTTP benchmarks and returns the section, markers included. */
-export async function httpSection({
-  quick,
-  progress = () => {},
-}: {
-  quick: boolean;
-  progress?: (what: string) => void;
-}): Promise<string> {
+export async function httpSection({ quick, progress = () => {} }: SectionOptions): Promise<string> {
   progress('HTTP adapters: throughput (autocannon, servers in child processes)');
   const throughput = await throughputSection({
     rounds: quick ? 3 : 15,

@@ -3,19 +3,13 @@
  * regenerate it alone (bench/src/knex/run.ts).
  */
 import { cpus } from 'node:os';
-import { markedSection } from '../section.js';
+import { markedSection, type SectionOptions } from '../section.js';
 import { installedVersion, serverVersion } from './common.js';
 import { knexOverheadSection } from './overhead.js';
 import { knexRecoverySection } from './recovery.js';
 
 /** Runs the Knex benchmarks and returns the section, markers included. */
-export async function knexSection({
-  quick,
-  progress = () => {},
-}: {
-  quick: boolean;
-  progress?: (what: string) => void;
-}): Promise<string> {
+export async function knexSection({ quick, progress = () => {} }: SectionOptions): Promise<string> {
   const rounds = quick ? 7 : 41;
   const iterations = quick
     ? { sqlite: 2_000, postgres: 200, transaction: 40 }
