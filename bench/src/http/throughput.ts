@@ -4,7 +4,7 @@
  * Axios against Axios with the interceptor (closed-loop clients in this process against an
  * upstream process). Rounds alternate bare and guarded; the report quotes medians.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { metrics, trace } from '@opentelemetry/api';
@@ -42,8 +42,28 @@ interface BenchServer {
 
 const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
 
-async function startServer(variant: string): Promise<BenchServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', SERVER, variant], {
+/**
+ * Node binaries the servers are also measured on, besides this one: `BENCH_SERVER_NODES`, paths
+ * separated by commas (e.g. Node 24's, from `npx -y -p node@24 node -p process.execPath`).
+ */
+const SERVER_NODES: readonly string[] = [
+  process.execPath,
+  ...(process.env.BENCH_SERVER_NODES ?? '')
+    .split(',')
+    .map((path) => path.trim())
+    .filter((path) => path !== ''),
+];
+
+function versionOf(node: string): string {
+  try {
+    return execFileSync(node, ['--version'], { encoding: 'utf8' }).trim();
+  } catch (error) {
+    throw new Error(`BENCH_SERVER_NODES: ${node} does not run (${String(error)})`);
+  }
+}
+
+async function startServer(variant: string, node = process.execPath): Promise<BenchServer> {
+  const child = spawn(node, ['--import', 'tsx', SERVER, variant], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = await new Promise<string>((resolve, reject) => {
@@ -187,28 +207,33 @@ export async function throughputSection({
   connections: number;
 }): Promise<string> {
   const comparisons: Comparison[] = [];
-  for (const framework of ['express', 'koa']) {
-    const variants = ['bare', 'als', 'guarded', 'producer'];
-    const servers = [];
-    for (const variant of variants) servers.push(await startServer(`${framework}-${variant}`));
-    try {
-      const [bare, alsOnly, guarded, producer] = await rotate(
-        rounds,
-        servers.map((server) => () => cannon(server, seconds, connections)),
-      );
-      const name = framework === 'express' ? 'Express 5' : 'Koa 3';
-      const stack = 'deadline + shedding + route + `http.server.request.duration`';
-      comparisons.push(
-        { what: `${name}: ${stack}, SDK histogram`, bare: bare!, guarded: guarded!, alsOnly },
-        {
-          what: `${name}: ${stack}, ResilienceMetricProducer`,
-          bare: bare!,
-          guarded: producer!,
-          alsOnly,
-        },
-      );
-    } finally {
-      for (const server of servers) server.child.kill();
+  for (const node of SERVER_NODES) {
+    const version = versionOf(node);
+    for (const framework of ['express', 'koa']) {
+      const variants = ['bare', 'als', 'guarded', 'producer'];
+      const servers = [];
+      for (const variant of variants) {
+        servers.push(await startServer(`${framework}-${variant}`, node));
+      }
+      try {
+        const [bare, alsOnly, guarded, producer] = await rotate(
+          rounds,
+          servers.map((server) => () => cannon(server, seconds, connections)),
+        );
+        const name = `${framework === 'express' ? 'Express 5' : 'Koa 3'} (Node ${version})`;
+        const stack = 'deadline + shedding + route + `http.server.request.duration`';
+        comparisons.push(
+          { what: `${name}: ${stack}, SDK histogram`, bare: bare!, guarded: guarded!, alsOnly },
+          {
+            what: `${name}: ${stack}, ResilienceMetricProducer`,
+            bare: bare!,
+            guarded: producer!,
+            alsOnly,
+          },
+        );
+      } finally {
+        for (const server of servers) server.child.kill();
+      }
     }
   }
 
@@ -252,6 +277,7 @@ export async function throughputSection({
     'rotating order (after one warm-up round each), each server in its own process; a JSON',
     'hello-world, so the fixed per-request cost is as large a share as it can be. "ALS only" is the',
     'bare app with nothing but one `AsyncLocalStorage` scope per request.',
+    `Servers on other Node versions: \`BENCH_SERVER_NODES=<node binary>[,…]\` (this run: ${SERVER_NODES.length === 1 ? 'none' : SERVER_NODES.slice(1).map(versionOf).join(', ')}).`,
     `Axios: ${connections} closed-loop clients in the benchmark process against a plain upstream`,
     'process. Medians of the rounds. Target: ≥ 95% of the bare requests/s and p99 within 1 ms.',
     '',
