@@ -48,15 +48,13 @@ export function mountTemplate(
   segment: string,
   params: Record<string, unknown> | undefined,
 ): string | undefined {
+  // A mount without parameters is its own template.
   if (params === undefined || !hasOwnKeys(params)) return segment;
-  const entries = Object.entries(params ?? {}).filter(
+  const entries = Object.entries(params).filter(
     (entry): entry is [string, string] => typeof entry[1] === 'string',
   );
-  if (entries.length === 0) {
-    // A mount without parameters is its own template; one with parameters of other kinds
-    // (Express 5 wildcards give arrays) cannot be rebuilt.
-    return Object.keys(params ?? {}).length === 0 ? segment : undefined;
-  }
+  // Parameters of other kinds only (Express 5 wildcards give arrays) cannot be rebuilt.
+  if (entries.length === 0) return undefined;
   const unplaced = new Set(entries.map(([name]) => name));
   const template = segment
     .split('/')
@@ -116,9 +114,9 @@ const FOLLOWER_SLOT: PropertyDescriptor = { value: undefined, configurable: true
  * without patching Express: `req.baseUrl` and `req.route` become accessors on this request object.
  * Each time a router enters a mount it assigns `req.baseUrl` right after `req.params` took the
  * mount's parameters, so the mount's template is rebuilt then ({@link mountTemplate}); each time a
- * route matches it assigns `req.route`, and `reportTo.route` is set to the full template (mount templates +
- * route path, `undefined` when a mount could not be rebuilt). Both properties keep behaving as
- * plain data for Express and for everyone else.
+ * route matches it assigns `req.route`, and `reportTo.route` is set to the full template (mount
+ * templates + route path, `undefined` when a mount could not be rebuilt). Both properties keep
+ * behaving as plain data for Express and for everyone else.
  */
 export class RouteFollower {
   /** `req.baseUrl` as Express last set it. @internal */
