@@ -101,10 +101,7 @@ export const database: DashboardSpec = {
             targets: [{ expr: maxBy([], poolUsage(q)) }],
             unit: 'percentunit',
             decimals: 0,
-            thresholds: [
-              { value: config.poolUsageWarning, color: 'orange' },
-              { value: 1, color: 'red' },
-            ],
+            thresholds: warningCritical(config.poolUsageWarning, 1),
             background: true,
             width: 4,
           }),
@@ -292,10 +289,7 @@ export const database: DashboardSpec = {
             unit: 'percentunit',
             min: 0,
             max: 1,
-            thresholds: [
-              { value: config.poolUsageWarning, color: 'orange' },
-              { value: 1, color: 'red' },
-            ],
+            thresholds: warningCritical(config.poolUsageWarning, 1),
             drawThresholds: true,
             width: 8,
           }),

@@ -10,24 +10,19 @@
  * bulkheads), plus the upstream's request counter and the answers the load driver got. So it works
  * the same for a service in this process or another one, Express or Koa.
  */
-import { type MetricKey, prometheusLabel, prometheusNames } from 'otel-resilience';
+import {
+  type HealthReport,
+  type MetricKey,
+  prometheusLabel,
+  prometheusNames,
+} from 'otel-resilience';
 import type { UpstreamControl, UpstreamStats } from './FlakyUpstream.js';
 import type { Phase, PhaseReport, RequestResult } from './phases.js';
 import { MetricsSnapshot, scrape } from './prometheusText.js';
 import { NAMES, ROUTES } from './settings.js';
 
-export interface StatusReport {
-  readonly status: string;
-  readonly breakers: ReadonlyArray<{ readonly name: string; readonly state: string }>;
-  readonly budgets: ReadonlyArray<{ readonly name: string; readonly balance: number }>;
-  readonly bulkheads: ReadonlyArray<{
-    readonly name: string;
-    readonly active: number;
-    readonly queued: number;
-    readonly maxConcurrent: number;
-    readonly maxQueued: number;
-  }>;
-}
+/** What the display reads of `/status`: the engine's health report, as JSON. */
+export type StatusReport = Pick<HealthReport, 'status' | 'breakers' | 'budgets' | 'bulkheads'>;
 
 type Output = Pick<NodeJS.WriteStream, 'write'> & { isTTY?: boolean; columns?: number };
 

@@ -38,7 +38,8 @@ export function signalSourceOf(signal: AbortSignal | undefined): SignalSource {
   return signal === undefined ? NO_SIGNAL : { signal };
 }
 
-const doNothing = (): void => {};
+/** A function that does nothing: a listener remover with nothing to remove. @internal */
+export const doNothing = (): void => {};
 
 const NO_SIGNAL: SignalSource = { signal: NEVER_ABORTED, onAbort: () => doNothing };
 

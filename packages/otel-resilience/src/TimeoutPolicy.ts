@@ -1,6 +1,7 @@
 import { remainingMsOf } from './DeadlineContext.js';
 import {
   type CallContext,
+  doNothing,
   NEVER_ABORTED,
   type PolicyFunction,
   type SignalSource,
@@ -208,8 +209,6 @@ export class TimeoutPolicy extends PolicyBase {
     return new TimeoutExceededError(limitMs, source);
   }
 }
-
-const doNothing = (): void => {};
 
 function withCause(error: TimeoutExceededError, cause: unknown): TimeoutExceededError {
   if (error.cause === undefined && cause !== error) {

@@ -7,6 +7,7 @@ import {
   type DeadlineScope,
   runInDeadlineScope,
 } from '../DeadlineContext.js';
+import { doNothing } from '../ExecuteContext.js';
 import { isBrokenCircuitError } from '../errors/BrokenCircuitError.js';
 import { isBulkheadRejectedError } from '../errors/BulkheadRejectedError.js';
 import { TimeoutExceededError } from '../errors/TimeoutExceededError.js';
@@ -72,7 +73,6 @@ function returnThis<T>(this: T): T {
   return this;
 }
 const writeNothing = () => true;
-const doNothing = () => {};
 
 /** The entry of a request's time limit in a shared {@link TimerQueue}. */
 class LimitTimer implements TimerEntry {
