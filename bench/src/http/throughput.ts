@@ -127,8 +127,11 @@ async function clientLoad(
   };
 }
 
-/** Runs the cases in a rotating order for `rounds` rounds (after one warm-up each); medians. */
-async function rotate(rounds: number, cases: Array<() => Promise<Sample>>): Promise<Sample[]> {
+/**
+ * Runs the cases in a rotating order for `rounds` rounds (after one warm-up each); each case's
+ * samples, round by round.
+ */
+async function rotate(rounds: number, cases: Array<() => Promise<Sample>>): Promise<Sample[][]> {
   for (const run of cases) await run();
   const samples = cases.map(() => [] as Sample[]);
   for (let round = 0; round < rounds; round++) {
@@ -138,29 +141,46 @@ async function rotate(rounds: number, cases: Array<() => Promise<Sample>>): Prom
     }
     process.stdout.write('.');
   }
-  return samples.map((s) => ({
-    rps: median(s.map((x) => x.rps)),
-    p99Ms: median(s.map((x) => x.p99Ms)),
-    cpuUs: median(s.map((x) => x.cpuUs)),
-  }));
+  return samples;
 }
+
+/** Each figure's median over the rounds. */
+const medianOf = (samples: readonly Sample[]): Sample => ({
+  rps: median(samples.map((x) => x.rps)),
+  p99Ms: median(samples.map((x) => x.p99Ms)),
+  cpuUs: median(samples.map((x) => x.cpuUs)),
+});
+
+/**
+ * Median over the rounds of `of(side, bare)` computed within each round: both were measured
+ * seconds apart, so the VM's drift between rounds (large here) cancels out of the comparison.
+ */
+const pairedMedian = (
+  side: readonly Sample[],
+  bare: readonly Sample[],
+  of: (side: Sample, bare: Sample) => number,
+): number => median(side.map((sample, round) => of(sample, bare[round]!)));
 
 interface Comparison {
   readonly what: string;
-  readonly bare: Sample;
-  readonly guarded: Sample;
+  readonly bare: readonly Sample[];
+  readonly guarded: readonly Sample[];
   /** The same app with only an AsyncLocalStorage scope per request. */
-  readonly alsOnly?: Sample;
+  readonly alsOnly?: readonly Sample[];
 }
 
+const rpsRatio = (side: Sample, bare: Sample) => side.rps / bare.rps;
+
 const row = ({ what, bare, guarded, alsOnly }: Comparison) => {
-  const ratio = guarded.rps / bare.rps;
-  const p99Delta = guarded.p99Ms - bare.p99Ms;
+  const ratio = pairedMedian(guarded, bare, rpsRatio);
+  const p99Delta = pairedMedian(guarded, bare, (side, base) => side.p99Ms - base.p99Ms);
   const met = ratio >= 0.95 && p99Delta <= 1;
-  const als = alsOnly === undefined ? '–' : `${((alsOnly.rps / bare.rps) * 100).toFixed(1)}%`;
-  const cpu = (sample: Sample) => `${sample.cpuUs.toFixed(1)} µs`;
+  const als =
+    alsOnly === undefined ? '–' : `${(pairedMedian(alsOnly, bare, rpsRatio) * 100).toFixed(1)}%`;
+  const cpu = (samples: readonly Sample[]) => `${medianOf(samples).cpuUs.toFixed(1)} µs`;
   const alsCpu = alsOnly === undefined ? '–' : cpu(alsOnly);
-  return `| ${what} | ${bare.rps.toFixed(0)} | ${guarded.rps.toFixed(0)} | ${(ratio * 100).toFixed(1)}% | ${als} | ${bare.p99Ms.toFixed(1)} ms | ${guarded.p99Ms.toFixed(1)} ms | ${cpu(bare)} | ${alsCpu} | ${cpu(guarded)} | ${met ? 'yes' : '**no**'} |`;
+  const [b, g] = [medianOf(bare), medianOf(guarded)];
+  return `| ${what} | ${b.rps.toFixed(0)} | ${g.rps.toFixed(0)} | ${(ratio * 100).toFixed(1)}% | ${als} | ${b.p99Ms.toFixed(1)} ms | ${g.p99Ms.toFixed(1)} ms | ${p99Delta >= 0 ? '+' : ''}${p99Delta.toFixed(1)} ms | ${cpu(bare)} | ${alsCpu} | ${cpu(guarded)} | ${met ? 'yes' : '**no**'} |`;
 };
 
 /**
@@ -279,18 +299,20 @@ export async function throughputSection({
     'bare app with nothing but one `AsyncLocalStorage` scope per request.',
     `Servers on other Node versions: \`BENCH_SERVER_NODES=<node binary>[,…]\` (this run: ${SERVER_NODES.length === 1 ? 'none' : SERVER_NODES.slice(1).map(versionOf).join(', ')}).`,
     `Axios: ${connections} closed-loop clients in the benchmark process against a plain upstream`,
-    'process. Medians of the rounds. Target: ≥ 95% of the bare requests/s and p99 within 1 ms.',
+    'process. Requests/s, p99 and CPU: medians of the rounds. "guarded / bare", "ALS only / bare"',
+    'and "p99 difference": medians of the ratios (differences) taken within each round, where both',
+    "sides ran seconds apart — the VM's speed drifts by ±20% between rounds here, which the",
+    'medians of the two sides apart would keep. Target: ≥ 95% of the bare requests/s and p99',
+    'within 1 ms.',
     '',
-    '| comparison | bare req/s | guarded req/s | guarded / bare | ALS only / bare | bare p99 | guarded p99 | CPU per request, bare | ALS only | guarded | target met |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| comparison | bare req/s | guarded req/s | guarded / bare | ALS only / bare | bare p99 | guarded p99 | p99 difference | CPU per request, bare | ALS only | guarded | target met |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...comparisons.map(row),
     '',
     "CPU per request: the measured side's CPU time (the server process, or the benchmark process",
-    'for Axios; all threads, GC included) over the requests it served in the round. It moves less',
-    "with this VM's scheduling noise than requests/s, which varies by ±20% between rounds of one",
-    'server here.',
+    'for Axios; all threads, GC included) over the requests it served in the round.',
     '',
-    'Where the target is not met:',
+    'What costs what, and where the target is missed:',
     '',
     '- Koa and Express on Node 20: `AsyncLocalStorage` is built on async hooks there, and the first',
     '  scope entered turns on promise hooks that every promise in the process then pays (the',
@@ -299,20 +321,24 @@ export async function throughputSection({
     '  it, so the middleware keeps it; an app that registers the OpenTelemetry context manager pays',
     '  it already, and from Node 24 AsyncLocalStorage no longer uses async hooks. What the',
     '  middleware adds beyond it is the difference of the last two CPU columns: the time-limit',
-    '  timer entry, the `close` listener, the shedding slot, the route template, one promise',
-    '  racing the handler (Koa) and the duration histogram — through the SDK a `record()` hashes',
-    '  the attribute set on every request; through `ResilienceMetricProducer` it is a bucket scan.',
-    '- Express on Node 24: the route follower makes `req.baseUrl` and `req.route` accessors on each',
-    '  request object (that is how it learns the route template the moment a route matches,',
-    '  mounts included); the V8 of Node 24 handles those per-object accessors far more slowly than',
-    "  Node 20's (a bare app with only the two accessors and the scope: 68 µs of CPU per request",
-    '  against 45 µs, in a separate run). Following the route without them is the next step.',
+    '  timer entries (app and route limit), the `close` listener, the shedding slot, the route',
+    '  template, one promise racing the handler (Koa) and the duration histogram — through the SDK',
+    '  a `record()` hashes the attribute set on every request; through `ResilienceMetricProducer`',
+    '  it is a bucket scan.',
+    '- Express: the route follower learns the route template the moment a route matches, mounts',
+    "  included, by making `req.baseUrl` and `req.route` accessors. They sit on the app's request",
+    '  prototype (`app.request`), installed once: turning the `baseUrl` data property a request',
+    '  object already owns into an accessor switched V8 to slow dictionary properties for that',
+    '  request, which every later property access by Express and the handler paid (Node 24: 68 µs',
+    '  of CPU per request instead of 45 µs in an earlier run). Express 4 assigns `req.baseUrl`',
+    '  before it sets the prototype, so there the accessors are still per request.',
     '- Axios with an SDK: every request gets a call span and an attempt span, and creating and',
     '  ending two SDK spans (ids, clock readings, attribute checks) costs more than everything else',
     '  the interceptor does. Without an SDK it adds its pipeline, the host lookup and one',
     '  signal-like object per attempt.',
-    '- Koa answers more than twice as many requests per second as Express here, so the same',
-    '  microseconds are a larger share of its bare cost.',
+    '- Koa answers more than twice as many requests per second as Express on Node 20, so the same',
+    '  microseconds are a larger share of its bare cost; on Node 24 Express is as fast, and a',
+    '  microsecond is about 2% of either.',
     '',
   ].join('\n');
 }

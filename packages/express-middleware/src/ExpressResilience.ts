@@ -17,6 +17,7 @@ import {
   type PrometheusRequestHandlerSource,
 } from './metricsEndpoint.js';
 import { currentTemplate, RouteFollower } from './routeTemplate.js';
+import { schemeOf } from './urlScheme.js';
 
 /**
  * Options of {@link expressResilience}: those of the engine's `InboundGuard`.
@@ -40,12 +41,6 @@ export type ExpressResilienceOptions = InboundGuardOptions;
  * options; 5xx responses and timeouts count as failures).
  */
 export type ExpressRouteOptions = InboundRouteOptions;
-
-/**
- * `url.scheme`: Express's `req.protocol` (the connection's, or `X-Forwarded-Proto` when the app
- * trusts its proxy), bounded to the two values a server speaks — a forged header cannot add series.
- */
-const schemeOf = (req: Request): 'http' | 'https' => (req.protocol === 'https' ? 'https' : 'http');
 
 /**
  * Resilience for one Express app (4 or 5): the app middleware, route middleware, health, status

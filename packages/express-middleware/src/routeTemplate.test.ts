@@ -133,11 +133,50 @@ describe.each(EXPRESS_MAJORS)('route templates on %s', (major, loadExpress) => {
       const router = express.Router();
       router.get('/:id', (req, res) => {
         res.json({
-          route: `${req.baseUrl}|${req.route.path}|${req.params.id}|${Object.keys(req).includes('baseUrl')}`,
+          route: `${req.baseUrl}|${req.route.path}|${req.params.id}|${'baseUrl' in req}`,
         });
       });
       app.use('/things', router);
     });
+    // The first request of an app, and later ones (see the next test), alike.
     expect(await routeOf('/things/8')).toBe('/things|/:id|8|true');
+    expect(await routeOf('/things/9')).toBe('/things|/:id|9|true');
+  });
+
+  it(`follows routing ${major === 'Express 5' ? 'without' : 'with'} accessors on the request object itself once the app has served a request`, async () => {
+    const owners: string[] = [];
+    const routeOf = await serve((app) => {
+      const lines = express.Router();
+      lines.get('/lines/:line', (req, res, next) => {
+        const own = Object.getOwnPropertyDescriptor(req, 'baseUrl');
+        owners.push(own === undefined ? 'prototype' : own.get ? 'accessor' : 'data');
+        echoRoute(req, res, next);
+      });
+      app.use('/orders/:orderId', lines);
+    });
+    for (const order of ['1', '2', '3']) {
+      expect(await routeOf(`/orders/${order}/lines/4`)).toBe('/orders/:orderId/lines/:line');
+    }
+    // Turning the request's own `baseUrl` into an accessor costs V8's fast properties for the
+    // request: Express 5 sets the app's request prototype before routing starts, so the accessors
+    // live there from the second request on; Express 4's router assigns `baseUrl` first.
+    expect(owners).toEqual(
+      major === 'Express 5'
+        ? ['accessor', 'prototype', 'prototype']
+        : ['accessor', 'accessor', 'accessor'],
+    );
+  });
+
+  it('keeps following sub-apps on the prototype path', async () => {
+    const routeOf = await serve((app) => {
+      const admin = express();
+      const users = express.Router();
+      users.get('/:id', echoRoute);
+      admin.use('/teams/:team/users', users);
+      app.use('/admin', admin);
+    });
+    for (let round = 0; round < 3; round++) {
+      expect(await routeOf('/admin/teams/red/users/5')).toBe('/admin/teams/:team/users/:id');
+    }
   });
 });

@@ -77,52 +77,101 @@ function hasOwnKeys(object: object): boolean {
 }
 
 /**
- * Where the app middleware keeps a request's {@link RouteFollower}, for the accessors below and
- * the route middleware. A global symbol: two copies of this package guarding one app (the ESM and
- * CJS builds) share the follower the first one started.
+ * Where the app middleware keeps a request's {@link RouteFollower}, and where the accessors below
+ * keep `req.baseUrl` and `req.route`. Global symbols: two copies of this package guarding one app
+ * (the ESM and CJS builds) share the accessors and the follower the first one started.
  */
 const FOLLOWER = Symbol.for('otel-resilience-express.route-follower');
+const BASE_URL = Symbol.for('otel-resilience-express.base-url');
+const ROUTE = Symbol.for('otel-resilience-express.route');
 
-type FollowedRequest = RoutedRequest & { [FOLLOWER]?: RouteFollower };
+type FollowedRequest = RoutedRequest & {
+  [FOLLOWER]?: RouteFollower;
+  [BASE_URL]?: string;
+  [ROUTE]?: RoutedRequest['route'];
+};
 
-// One pair of accessors for every request (they find the request's follower through `this`), and
-// descriptors reused for every definition: following a request allocates only the follower.
+// One pair of accessors for every request and every app: the values live on the request under the
+// symbols above, and the request's follower (if any) hears every assignment.
 const BASE_URL_ACCESSOR: PropertyDescriptor = {
   configurable: true,
   enumerable: true,
   get(this: FollowedRequest) {
-    return this[FOLLOWER]?.baseUrl;
+    return this[BASE_URL];
   },
   set(this: FollowedRequest, value: string | undefined) {
-    this[FOLLOWER]?.enterMount(value);
+    const parent = this[BASE_URL];
+    this[BASE_URL] = value;
+    this[FOLLOWER]?.enterMount(parent, value);
   },
 };
 const ROUTE_ACCESSOR: PropertyDescriptor = {
   configurable: true,
   enumerable: true,
   get(this: FollowedRequest) {
-    return this[FOLLOWER]?.route;
+    return this[ROUTE];
   },
   set(this: FollowedRequest, value: RoutedRequest['route']) {
-    this[FOLLOWER]?.enterRoute(value);
+    this[ROUTE] = value;
+    this[FOLLOWER]?.enterRoute();
   },
 };
-const FOLLOWER_SLOT: PropertyDescriptor = { value: undefined, configurable: true };
+/** Marks a request prototype (or an ancestor of it) that has the accessors. */
+const ACCESSORS_ON = Symbol.for('otel-resilience-express.route-accessors');
+
+/**
+ * Makes `req.baseUrl` and `req.route` the accessors above, so that every assignment Express makes
+ * is heard. Where it can, on the app's request prototype (`app.request`, made by Express for each
+ * app, inherited by mounted sub-apps), once per app: the request object itself then keeps its
+ * shape. Turning a data property the request already owns into an accessor would switch V8 to
+ * slow (dictionary) properties for that request, which costs every later property access made by
+ * Express and the handlers. That happens only where Express assigned `req.baseUrl` before the
+ * prototype was in place: always on Express 4 (its router starts before `expressInit` sets the
+ * prototype), on Express 5 for requests that arrived before the first one this middleware saw, and
+ * for apps guarded from inside a sub-app.
+ */
+function followAssignments(req: FollowedRequest): void {
+  const prototype: unknown = Object.getPrototypeOf(req);
+  if (!isAppRequest(prototype)) {
+    followOnInstance(req);
+    return;
+  }
+  if (!(ACCESSORS_ON in prototype)) {
+    Object.defineProperty(prototype, 'baseUrl', BASE_URL_ACCESSOR);
+    Object.defineProperty(prototype, 'route', ROUTE_ACCESSOR);
+    Object.defineProperty(prototype, ACCESSORS_ON, { value: true });
+  }
+  if (Object.hasOwn(req, 'baseUrl') || Object.hasOwn(req, 'route')) followOnInstance(req);
+}
+
+/** The accessors on the request object itself (slow properties from then on: see above). */
+function followOnInstance(req: FollowedRequest): void {
+  const { baseUrl, route } = req;
+  req[BASE_URL] = baseUrl;
+  req[ROUTE] = route;
+  Object.defineProperty(req, 'baseUrl', BASE_URL_ACCESSOR);
+  Object.defineProperty(req, 'route', ROUTE_ACCESSOR);
+}
+
+/**
+ * Whether `prototype` is an Express app's `app.request`: Express 4 and 5 both make it with an own
+ * `app` property. Anything else (Node's `IncomingMessage.prototype` when the middleware runs
+ * outside Express) is never touched.
+ */
+function isAppRequest(prototype: unknown): prototype is object {
+  return typeof prototype === 'object' && prototype !== null && Object.hasOwn(prototype, 'app');
+}
 
 /**
  * Follows Express's routing of one request to know its route template as soon as a route matches,
- * without patching Express: `req.baseUrl` and `req.route` become accessors on this request object.
- * Each time a router enters a mount it assigns `req.baseUrl` right after `req.params` took the
- * mount's parameters, so the mount's template is rebuilt then ({@link mountTemplate}); each time a
- * route matches it assigns `req.route`, and `reportTo.route` is set to the full template (mount
- * templates + route path, `undefined` when a mount could not be rebuilt). Both properties keep
- * behaving as plain data for Express and for everyone else.
+ * without patching Express: `req.baseUrl` and `req.route` become accessors
+ * ({@link followAssignments}) that keep behaving as plain data for Express and everyone else. Each
+ * time a router enters a mount it assigns `req.baseUrl` right after `req.params` took the mount's
+ * parameters, so the mount's template is rebuilt then ({@link mountTemplate}); each time a route
+ * matches it assigns `req.route`, and `reportTo.route` is set to the full template (mount
+ * templates + route path, `undefined` when a mount could not be rebuilt).
  */
 export class RouteFollower {
-  /** `req.baseUrl` as Express last set it. @internal */
-  baseUrl: string | undefined;
-  /** `req.route` as Express last set it. @internal */
-  route: RoutedRequest['route'];
   /** The `baseUrl` the request arrived with (`''` for the app itself) and its template. */
   private readonly rootUrl: string;
   private readonly rootTemplate: string | undefined;
@@ -141,38 +190,31 @@ export class RouteFollower {
     /** Told the template each time a route matches (the request's `InboundRequest`). */
     private readonly reportTo: { route: string | undefined },
   ) {
-    this.baseUrl = req.baseUrl;
-    this.route = req.route;
-    this.rootUrl = this.baseUrl ?? '';
+    this.rootUrl = req.baseUrl ?? '';
     this.rootParams = req.params;
     this.rootTemplate = mountTemplate(this.rootUrl, req.params);
-    FOLLOWER_SLOT.value = this;
-    Object.defineProperty(req, FOLLOWER, FOLLOWER_SLOT);
-    FOLLOWER_SLOT.value = undefined;
-    Object.defineProperty(req, 'baseUrl', BASE_URL_ACCESSOR);
-    Object.defineProperty(req, 'route', ROUTE_ACCESSOR);
+    followAssignments(req);
+    (req as FollowedRequest)[FOLLOWER] = this;
   }
 
   /** The template of the route (or, outside a route, the mount) the request is in now. */
   current(): string | undefined {
-    const base = this.templateOf(this.baseUrl ?? '');
+    const base = this.templateOf(this.req.baseUrl ?? '');
     if (base === undefined) return undefined;
-    const path = pathText(this.route?.path);
+    const path = pathText(this.req.route?.path);
     if (path === undefined) return base === '' ? undefined : base;
     return joinTemplate(base, path);
   }
 
   /** Express assigned `req.route`: a route matched (or the request left it). @internal */
-  enterRoute(value: RoutedRequest['route']): void {
-    this.route = value;
+  enterRoute(): void {
     this.reportTo.route = this.current();
   }
 
   /** Express assigned `req.baseUrl`: a router entered or left a mount. @internal */
-  enterMount(value: string | undefined): void {
-    const parent = this.baseUrl ?? '';
-    this.baseUrl = value;
+  enterMount(previous: string | undefined, value: string | undefined): void {
     if (typeof value !== 'string' || value === this.rootUrl || this.mounts?.has(value)) return;
+    const parent = previous ?? '';
     const params = this.req.params;
     let template: string | undefined;
     if (value.startsWith(parent) && (parent === this.rootUrl || this.mounts?.has(parent))) {

@@ -60,6 +60,38 @@ describe('TimerQueue', () => {
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBe(before);
   });
 
+  it('never holds the process when made with keepsProcessAlive false, even with entries waiting', () => {
+    vi.useRealTimers();
+    const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timeouts();
+    const held = new TimerQueue(60_000);
+    const loose = new TimerQueue(60_000, false);
+    const a = entry(() => {});
+    const b = entry(() => {});
+    loose.schedule(a);
+    expect(timeouts()).toBe(before);
+    held.schedule(b);
+    expect(timeouts()).toBe(before + 1);
+    held.cancel(b);
+    loose.cancel(a);
+    loose.schedule(entry(() => {}));
+    expect(timeouts()).toBe(before);
+  });
+
+  it('counts the duration from the time the caller read, when it passes one', async () => {
+    const queue = new TimerQueue(100);
+    const fired: string[] = [];
+    const readAtStart = performance.now();
+    queue.schedule(entry(() => fired.push('a')));
+    await vi.advanceTimersByTimeAsync(30);
+    queue.schedule(
+      entry(() => fired.push('b')),
+      readAtStart,
+    );
+    await vi.advanceTimersByTimeAsync(70);
+    expect(fired).toEqual(['a', 'b']);
+  });
+
   it('lets a firing callback schedule again without a second timer', async () => {
     const queue = new TimerQueue(10);
     let count = 0;

@@ -94,6 +94,12 @@ export interface InboundGuardOptions {
 }
 
 /**
+ * The shared time-limit timers of inbound requests do not hold the process: a request in flight
+ * has its connection, which does (and the timers then need no `ref()`/`unref()` per request).
+ */
+const INBOUND_TIMERS_KEEP_PROCESS_ALIVE = false;
+
+/**
  * Per-route protection made by {@link InboundGuard.route}: its breaker and bulkhead are created
  * per route template on the first request, and registered with the guard's health registry.
  */
@@ -111,7 +117,7 @@ export class InboundRoute {
     this.timerQueue =
       timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY
         ? undefined
-        : new TimerQueue(timeoutMs);
+        : new TimerQueue(timeoutMs, INBOUND_TIMERS_KEEP_PROCESS_ALIVE);
   }
 
   /**
@@ -204,7 +210,9 @@ export class InboundGuard implements Disposable {
     }
     this.timeoutStatus = status;
     this.timerQueue =
-      this.timeoutMs === Number.POSITIVE_INFINITY ? undefined : new TimerQueue(this.timeoutMs);
+      this.timeoutMs === Number.POSITIVE_INFINITY
+        ? undefined
+        : new TimerQueue(this.timeoutMs, INBOUND_TIMERS_KEEP_PROCESS_ALIVE);
     if (options.deadlineHeader !== undefined) checkName('deadlineHeader', options.deadlineHeader);
     this.deadlineHeader = options.deadlineHeader?.toLowerCase();
     if (options.shedding !== undefined) checkShedding('shedding', options.shedding);

@@ -135,9 +135,10 @@ export class InboundRequest implements DeadlineScope {
   ) {
     this.scheme = options.scheme === 'https' ? 'https' : 'http';
     this.routeOf = options.routeOf;
-    const metadata = context.active().getValue(RPC_METADATA_KEY) as HttpRpcMetadata | undefined;
+    const active = context.active();
+    const metadata = active.getValue(RPC_METADATA_KEY) as HttpRpcMetadata | undefined;
     this.rpcMetadata = metadata?.type === 'http' ? metadata : undefined;
-    this.span = this.rpcMetadata?.span ?? trace.getActiveSpan();
+    this.span = this.rpcMetadata?.span ?? trace.getSpan(active);
     let headerLimitMs = Number.POSITIVE_INFINITY;
     if (guard.deadlineHeader !== undefined) {
       const parsed = parseDeadlineHeader(req.headers[guard.deadlineHeader]);
@@ -245,7 +246,7 @@ export class InboundRequest implements DeadlineScope {
     if (this.limitMs === queue?.durationMs && now - this.startMs < 1) {
       // A new entry each time: a cancelled one stays linked in its queue until the queue drops it.
       const entry = new LimitTimer(this);
-      queue.schedule(entry);
+      queue.schedule(entry, now);
       this.timer = entry;
       this.timerQueue = queue;
       return;
