@@ -58,7 +58,10 @@ export interface AxiosResilience {
   readonly classifier: AxiosClassifier;
   /**
    * The instance's own retry budget, used when the deadline scope has none; `undefined` when the
-   * `budget` option was given (a budget or `null`).
+   * `budget` option was given (a budget or `null`). Made (and its `resilience.retry_budget.tokens`
+   * series with it) the first time a request runs outside any scope with a budget, or when this
+   * is read: an instance used only inside the inbound middleware's scope never shows a budget
+   * that nothing draws on.
    */
   readonly budget: RetryBudget | undefined;
   /** The breakers alive now, least recently used first. */
@@ -109,7 +112,7 @@ export function attachResilience(
 class Attachment implements AxiosResilience {
   readonly name: string;
   readonly classifier: AxiosClassifier;
-  readonly budget: RetryBudget | undefined;
+  private ownBudget: RetryBudget | undefined;
   private readonly hosts: LruMap<string, HostPolicies>;
   private readonly labels: BoundedLabels;
   private readonly interceptorId: number;
@@ -122,8 +125,6 @@ class Attachment implements AxiosResilience {
     this.name = options.name;
     this.classifier = new AxiosClassifier(options.classifier);
     checkPolicyOptions(options, this.classifier);
-    this.budget =
-      options.budget === undefined ? new RetryBudget({ name: options.name }) : undefined;
     this.hosts = new LruMap(options.maxHosts, (_key, policies) => policies.dispose());
     this.labels = new BoundedLabels(options.maxHosts);
     this.interceptorId = instance.interceptors.request.use(
@@ -134,6 +135,12 @@ class Attachment implements AxiosResilience {
       undefined,
       { synchronous: true },
     );
+  }
+
+  get budget(): RetryBudget | undefined {
+    if (this.options.budget !== undefined || this.detached) return this.ownBudget;
+    this.ownBudget ??= new RetryBudget({ name: this.name });
+    return this.ownBudget;
   }
 
   breakers(): BreakerEntry[] {
@@ -151,7 +158,7 @@ class Attachment implements AxiosResilience {
     this.detached = true;
     this.instance.interceptors.request.eject(this.interceptorId);
     this.hosts.clear();
-    this.budget?.dispose();
+    this.ownBudget?.dispose();
     attachedInstances.delete(this.instance);
   }
 

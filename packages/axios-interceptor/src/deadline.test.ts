@@ -236,6 +236,23 @@ describe('retry budget', () => {
     inbound.dispose();
   });
 
+  it('makes its own budget, and its tokens series, only once a request needs it', async () => {
+    nock(HOST).get('/b').times(2).reply(200);
+    const { api, name, handle } = client();
+    const inbound = new RetryBudget({ name: `inbound-only-${seq}` });
+    const budgetSeries = async () =>
+      points(await telemetry.collect(), 'resilience.retry_budget.tokens')
+        .map((p) => p.attributes['resilience.name'])
+        .filter((series) => series === name);
+    await runWithDeadline({ retryBudget: inbound }, () => api.get('/b'));
+    expect(await budgetSeries()).toEqual([]);
+    await api.get('/b');
+    expect(await budgetSeries()).toEqual([name]);
+    expect(handle.budget).toBeDefined();
+    handle.detach();
+    inbound.dispose();
+  });
+
   it('an exhausted budget stops retries', async () => {
     nock(HOST).get('/b').reply(503);
     const budget = new RetryBudget({ name: `empty-${seq}`, minRetriesPerSecond: 0 });

@@ -92,6 +92,60 @@ describe('TimerQueue', () => {
     expect(fired).toEqual(['a', 'b']);
   });
 
+  it('schedules at a given time when that keeps its order, and refuses otherwise', async () => {
+    const queue = new TimerQueue(100);
+    const fired: string[] = [];
+    const start = performance.now();
+    expect(
+      queue.scheduleAt(
+        entry(() => fired.push('a')),
+        start + 50,
+      ),
+    ).toBe(true);
+    expect(
+      queue.scheduleAt(
+        entry(() => fired.push('b')),
+        start + 80,
+      ),
+    ).toBe(true);
+    // Before the entry scheduled last: it would fire late, behind it.
+    expect(
+      queue.scheduleAt(
+        entry(() => fired.push('early')),
+        start + 60,
+      ),
+    ).toBe(false);
+    expect(queue.size).toBe(2);
+    expect(vi.getTimerCount()).toBe(1);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(fired).toEqual(['a']);
+    await vi.advanceTimersByTimeAsync(30);
+    expect(fired).toEqual(['a', 'b']);
+  });
+
+  it('refuses a time before its idle timer is due, which would fire late', async () => {
+    const queue = new TimerQueue(100);
+    const start = performance.now();
+    const idle = entry(() => {});
+    queue.schedule(idle);
+    queue.cancel(idle); // the timer stays armed for start + 100
+    expect(
+      queue.scheduleAt(
+        entry(() => {}),
+        start + 90,
+      ),
+    ).toBe(false);
+    const fired: string[] = [];
+    expect(
+      queue.scheduleAt(
+        entry(() => fired.push('c')),
+        start + 100,
+      ),
+    ).toBe(true);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(fired).toEqual(['c']);
+  });
+
   it('lets a firing callback schedule again without a second timer', async () => {
     const queue = new TimerQueue(10);
     let count = 0;

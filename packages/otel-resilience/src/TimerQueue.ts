@@ -28,6 +28,8 @@ export class TimerQueue {
   private head: TimerEntry | undefined;
   private tail: TimerEntry | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the armed timer fires (monotonic ms). */
+  private timerDueAt = 0;
   private pending = 0;
   private firing = false;
   /** Whether the armed timer currently keeps the event loop alive. */
@@ -47,7 +49,25 @@ export class TimerQueue {
    * ms, default the current time) lets a caller that just read the clock pass it on.
    */
   schedule(entry: TimerEntry, now = monotonicNow()): void {
-    entry.dueAt = now + this.durationMs;
+    this.append(entry, now + this.durationMs, now);
+  }
+
+  /**
+   * Calls `entry.onTimeout()` at `dueAt` (monotonic ms, at most `durationMs` from now) unless
+   * cancelled first — when that keeps the queue in order: not before the entry scheduled last,
+   * nor before the queue's timer is due. Reads no clock while the queue's timer is armed. Returns
+   * `false`, scheduling nothing, when `dueAt` would break the order (the caller then needs a timer
+   * of its own).
+   */
+  scheduleAt(entry: TimerEntry, dueAt: number): boolean {
+    if (this.tail !== undefined && dueAt < this.tail.dueAt) return false;
+    if (this.timer !== undefined && dueAt < this.timerDueAt) return false;
+    this.append(entry, dueAt, undefined);
+    return true;
+  }
+
+  private append(entry: TimerEntry, dueAt: number, now: number | undefined): void {
+    entry.dueAt = dueAt;
     entry.next = undefined;
     entry.queued = true;
     if (this.tail === undefined) this.head = entry;
@@ -55,7 +75,7 @@ export class TimerQueue {
     this.tail = entry;
     this.pending++;
     if (this.timer === undefined) {
-      if (!this.firing) this.arm(this.durationMs);
+      if (!this.firing) this.arm(dueAt, now ?? monotonicNow());
     } else if (!this.referenced && this.keepsProcessAlive) {
       // The idle timer fires no later than this entry's deadline and re-arms for it then.
       this.timer.ref();
@@ -87,8 +107,9 @@ export class TimerQueue {
     return this.pending;
   }
 
-  private arm(delayMs: number): void {
-    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(delayMs)));
+  private arm(dueAt: number, now: number): void {
+    this.timerDueAt = dueAt;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, Math.ceil(dueAt - now)));
     if (this.keepsProcessAlive) this.referenced = true;
     else this.timer.unref();
   }
@@ -111,7 +132,7 @@ export class TimerQueue {
       }
     } finally {
       this.firing = false;
-      if (this.head !== undefined) this.arm(this.head.dueAt - monotonicNow());
+      if (this.head !== undefined) this.arm(this.head.dueAt, monotonicNow());
     }
   }
 }

@@ -242,6 +242,25 @@ describe('InboundGuard', () => {
     expect(await response.text()).toBe('done');
   });
 
+  it("answers at once, without running the handler, a request that reaches its route after the route's limit", async () => {
+    const guard = guardWith({ timeoutMs: 5_000 });
+    const route = guard.route({ timeoutMs: 20 });
+    const handler = vi.fn((_req: IncomingMessage, res: ServerResponse) => void res.end('late'));
+    const server = createServer((req, res) => {
+      const request = guard.begin(req, res);
+      void request.run(async () => {
+        await sleep(40); // a slow app middleware before the route
+        return request.enterRoute(route, '/slow', () => handler(req, res));
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: string }).error).toBe('timeout');
+    expect(handler).not.toHaveBeenCalled();
+  });
+
   it('opens a route breaker on 5xx responses and answers 503 with Retry-After until it recovers', async () => {
     const guard = guardWith({});
     let healthy = false;

@@ -25,7 +25,7 @@ import {
   UNMATCHED_ROUTE,
 } from '../telemetry/attributes.js';
 import { BoundedLabels } from '../telemetry/BoundedLabels.js';
-import { instruments, type Series, series } from '../telemetry/metrics.js';
+import { type Series, series } from '../telemetry/metrics.js';
 import { checkInteger, checkName } from '../validate.js';
 import { wrap } from '../wrap.js';
 import { type BeginOptions, InboundRequest, ServerErrorResponse } from './InboundRequest.js';
@@ -272,9 +272,6 @@ export class InboundGuard implements Disposable {
    * response's end. Call {@link InboundRequest.run} next.
    */
   begin(req: IncomingMessage, res: ServerResponse, options?: BeginOptions): InboundRequest {
-    // Binds the observable instruments to the current SDK (a cheap comparison when it has not
-    // changed): the guard's counters are exported even when no policy ever ran in this process.
-    instruments();
     return new InboundRequest(this, req, res, options);
   }
 

@@ -100,6 +100,12 @@ function limitReached(request: InboundRequest): void {
 export class InboundRequest implements DeadlineScope {
   /** Monotonic arrival time (ms). */
   readonly startMs = monotonicNow();
+  /**
+   * The instruments of the SDK registered when the request began, for its duration. Binding them
+   * (a cheap comparison when the SDK has not changed) also binds the guard's observable counters:
+   * they are exported even when no policy ever ran in this process.
+   */
+  private readonly bound = instruments();
   private assignedRoute: string | undefined;
   private readonly routeOf: (() => string | undefined) | undefined;
   /** The http instrumentation's metadata of this request, when it traces it. */
@@ -225,7 +231,7 @@ export class InboundRequest implements DeadlineScope {
     const { timeoutMs, shedding } = route.options;
     if (timeoutMs !== undefined && this.state === OPEN) {
       this.limitMs = Math.min(timeoutMs, this.headerLimitMs);
-      this.arm(route.timerQueue);
+      this.arm(route.timerQueue, monotonicNow());
     }
     if (this.state !== OPEN) return undefined;
     const policy = route.policyFor(template);
@@ -235,25 +241,30 @@ export class InboundRequest implements DeadlineScope {
   }
 
   /**
-   * (Re-)arms the time limit from arrival; answers at once when it has already passed. `queue`
-   * is the shared timer of the guard's or the route's limit: used when that is the limit and it is
-   * armed within a millisecond of arrival (the common case), else the request gets its own timer.
+   * (Re-)arms the time limit from arrival, answering at once when it has already passed (`now`,
+   * the current monotonic ms, tells; without it the limit is known to lie ahead). `queue` is the
+   * shared timer of the guard's or the route's limit: used whenever the deadline keeps its order
+   * (the common case: requests reach a limit in the order they arrived), which needs no clock
+   * reading; else the request gets its own timer.
    */
-  private arm(queue: TimerQueue | undefined): void {
+  private arm(queue: TimerQueue | undefined, now?: number): void {
     this.disarm();
     if (this.limitMs === Number.POSITIVE_INFINITY) return;
-    const now = monotonicNow();
-    if (this.limitMs === queue?.durationMs && now - this.startMs < 1) {
-      // A new entry each time: a cancelled one stays linked in its queue until the queue drops it.
-      const entry = new LimitTimer(this);
-      queue.schedule(entry, now);
-      this.timer = entry;
-      this.timerQueue = queue;
+    const deadline = this.deadline;
+    if (now !== undefined && deadline <= now) {
+      this.answer('timeout');
       return;
     }
-    const remainingMs = this.deadline - now;
-    if (remainingMs <= 0) this.answer('timeout');
-    else this.timer = setTimeout(limitReached, remainingMs, this);
+    if (queue !== undefined) {
+      // A new entry each time: a cancelled one stays linked in its queue until the queue drops it.
+      const entry = new LimitTimer(this);
+      if (queue.scheduleAt(entry, deadline)) {
+        this.timer = entry;
+        this.timerQueue = queue;
+        return;
+      }
+    }
+    this.timer = setTimeout(limitReached, deadline - (now ?? monotonicNow()), this);
   }
 
   private disarm(): void {
@@ -417,7 +428,7 @@ export class InboundRequest implements DeadlineScope {
     if (this.moreSlots !== undefined) for (const bulkhead of this.moreSlots) bulkhead.freeSlot();
     const status = res.statusCode;
     if (this.guard.serverMetrics && finished) {
-      const bound = instruments();
+      const bound = this.bound;
       if (bound.recording || localDurationsActive()) {
         recordDuration(
           'httpServerDuration',

@@ -53,6 +53,7 @@ export const KNOWN_HTTP_METHODS: ReadonlySet<string> = new Set([
 
 /** The `http.request.method` value of `method` (any case): itself upper-cased if known, else `_OTHER`. */
 export function httpMethodLabel(method: string | undefined): string {
+  if (method !== undefined && KNOWN_HTTP_METHODS.has(method)) return method;
   const upper = (method ?? '').toUpperCase();
   return KNOWN_HTTP_METHODS.has(upper) ? upper : '_OTHER';
 }
