@@ -5,7 +5,8 @@
  * upstream process). Rounds alternate bare and guarded; the report quotes medians.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { metrics, trace } from '@opentelemetry/api';
 import {
@@ -101,10 +102,11 @@ async function cannon(server: BenchServer, seconds: number, connections: number)
 
 /**
  * An open-loop round: `rate` GETs per second for `seconds`, each sent at its own time (evenly
- * spaced, in the batches a 1 ms timer allows) over up to `connections` keep-alive sockets. Each
- * latency counts from the time the request was due, so a server that falls behind is not excused
+ * spaced, in the batches a 1 ms timer allows) over `connections` keep-alive connections, each
+ * latency counted from the time its request was due — a server that falls behind is not excused
  * by the client waiting for it (autocannon's `overallRate` sends each second's share in a burst,
- * which measures the burst).
+ * which measures the burst). The client is a few lines over raw sockets, so that it stays far
+ * from saturating its own core (Node's `http.request` costs tens of µs per request here).
  */
 async function steadyLoad(
   server: BenchServer,
@@ -112,48 +114,115 @@ async function steadyLoad(
   connections: number,
   rate: number,
 ): Promise<Sample> {
-  const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const { hostname, port } = new URL(server.url);
-  const latencies: number[] = [];
-  let failures = 0;
+  const requestBytes = Buffer.from(`GET /items/1 HTTP/1.1\r\nHost: ${hostname}:${port}\r\n\r\n`);
   const total = Math.round(rate * seconds);
+  const latencies: number[] = [];
+  const waiting: number[] = []; // due times of requests no connection was free for
+  const idle: RawConnection[] = [];
+  let failure: Error | undefined;
+  let finish = () => {};
+  const finished = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const onAnswer = (connection: RawConnection, dueAt: number, ok: boolean) => {
+    latencies.push(performance.now() - dueAt);
+    if (!ok) failure ??= new Error(`${server.url}: a response other than 200 at ${rate}/s`);
+    if (latencies.length === total) finish();
+    const next = waiting.shift();
+    if (next === undefined) idle.push(connection);
+    else connection.send(next);
+  };
+  const opened = await Promise.all(
+    Array.from({ length: connections }, () =>
+      RawConnection.open(Number(port), hostname, requestBytes, onAnswer, (error) => {
+        failure ??= error;
+        finish();
+      }),
+    ),
+  );
+  idle.push(...opened);
   const cpuBefore = await cpuOf(server);
   const startedAt = performance.now();
-  await new Promise<void>((done) => {
-    let sent = 0;
-    let settled = 0;
-    const send = (dueAt: number) => {
-      const req = request({ hostname, port, path: '/items/1', agent }, (res) => {
-        if (res.statusCode !== 200) failures++;
-        res.resume();
-        res.once('end', () => {
-          latencies.push(performance.now() - dueAt);
-          if (++settled === total) done();
-        });
-      });
-      req.once('error', () => {
-        failures++;
-        if (++settled === total) done();
-      });
-      req.end();
-    };
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - startedAt) / 1000) * rate) + 1);
-      for (; sent < due; sent++) send(startedAt + (sent / rate) * 1000);
-      if (sent < total) setTimeout(tick, 1);
-    };
-    tick();
-  });
+  let sent = 0;
+  const tick = () => {
+    const due = Math.min(total, Math.floor(((performance.now() - startedAt) / 1000) * rate) + 1);
+    for (; sent < due; sent++) {
+      const dueAt = startedAt + (sent / rate) * 1000;
+      const connection = idle.pop();
+      if (connection === undefined) waiting.push(dueAt);
+      else connection.send(dueAt);
+    }
+    if (sent < total && failure === undefined) setTimeout(tick, 1);
+  };
+  tick();
+  await finished;
   const elapsedS = (performance.now() - startedAt) / 1000;
   const cpuUs = (await cpuOf(server)) - cpuBefore;
-  agent.destroy();
-  if (failures > 0) throw new Error(`${server.url}: ${failures} failed requests at ${rate}/s`);
+  for (const connection of opened) connection.close();
+  if (failure !== undefined) throw failure;
   latencies.sort((a, b) => a - b);
   return {
     rps: total / elapsedS,
     p99Ms: latencies[Math.ceil(latencies.length * 0.99) - 1] ?? 0,
     cpuUs: cpuUs / total,
   };
+}
+
+/**
+ * One keep-alive HTTP/1.1 connection sending the same GET, one at a time; a response ends after
+ * its headers and `Content-Length` bytes (the benchmark servers always send one).
+ */
+class RawConnection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private dueAt = 0;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly requestBytes: Buffer,
+    private readonly onAnswer: (connection: RawConnection, dueAt: number, ok: boolean) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+  }
+
+  static open(
+    port: number,
+    host: string,
+    requestBytes: Buffer,
+    onAnswer: (connection: RawConnection, dueAt: number, ok: boolean) => void,
+    onError: (error: Error) => void,
+  ): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, host, () => resolve(connection));
+      const connection = new RawConnection(socket, requestBytes, onAnswer);
+      socket.once('error', (error) => {
+        reject(error);
+        onError(error);
+      });
+    });
+  }
+
+  send(dueAt: number): void {
+    this.dueAt = dueAt;
+    this.socket.write(this.requestBytes);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private receive(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    const headerEnd = this.buffered.indexOf('\r\n\r\n');
+    if (headerEnd < 0) return;
+    const head = this.buffered.toString('latin1', 0, headerEnd);
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? Number.NaN);
+    if (!Number.isInteger(length)) throw new Error(`a response without Content-Length: ${head}`);
+    if (this.buffered.length < headerEnd + 4 + length) return;
+    this.buffered = this.buffered.subarray(headerEnd + 4 + length);
+    this.onAnswer(this, this.dueAt, head.startsWith('HTTP/1.1 200'));
+  }
 }
 
 /** Closed-loop clients: `concurrency` loops each awaiting one GET after another for `seconds`. */
