@@ -100,6 +100,12 @@ async function cannon(server: BenchServer, seconds: number, connections: number)
   };
 }
 
+/** The 99th percentile of `latencies` (ms; sorts them in place), 0 when there are none. */
+function p99Of(latencies: number[]): number {
+  latencies.sort((a, b) => a - b);
+  return latencies[Math.ceil(latencies.length * 0.99) - 1] ?? 0;
+}
+
 /**
  * An open-loop round: `rate` GETs per second for `seconds`, each sent at its own time (evenly
  * spaced, in the batches a 1 ms timer allows) over `connections` keep-alive connections, each
@@ -161,10 +167,9 @@ async function steadyLoad(
   const cpuUs = (await cpuOf(server)) - cpuBefore;
   for (const connection of opened) connection.close();
   if (failure !== undefined) throw failure;
-  latencies.sort((a, b) => a - b);
   return {
     rps: total / elapsedS,
-    p99Ms: latencies[Math.ceil(latencies.length * 0.99) - 1] ?? 0,
+    p99Ms: p99Of(latencies),
     cpuUs: cpuUs / total,
   };
 }
@@ -181,6 +186,7 @@ class RawConnection {
     private readonly socket: Socket,
     private readonly requestBytes: Buffer,
     private readonly onAnswer: (connection: RawConnection, dueAt: number, ok: boolean) => void,
+    private readonly onError: (error: Error) => void,
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
@@ -195,7 +201,7 @@ class RawConnection {
   ): Promise<RawConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect(port, host, () => resolve(connection));
-      const connection = new RawConnection(socket, requestBytes, onAnswer);
+      const connection = new RawConnection(socket, requestBytes, onAnswer, onError);
       socket.once('error', (error) => {
         reject(error);
         onError(error);
@@ -218,7 +224,11 @@ class RawConnection {
     if (headerEnd < 0) return;
     const head = this.buffered.toString('latin1', 0, headerEnd);
     const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? Number.NaN);
-    if (!Number.isInteger(length)) throw new Error(`a response without Content-Length: ${head}`);
+    if (!Number.isInteger(length)) {
+      this.socket.destroy();
+      this.onError(new Error(`a response without Content-Length: ${head}`));
+      return;
+    }
     if (this.buffered.length < headerEnd + 4 + length) return;
     this.buffered = this.buffered.subarray(headerEnd + 4 + length);
     this.onAnswer(this, this.dueAt, head.startsWith('HTTP/1.1 200'));
@@ -246,10 +256,9 @@ async function clientLoad(
   await Promise.all(Array.from({ length: concurrency }, loop));
   const elapsedS = (performance.now() - startedAt) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  latencies.sort((a, b) => a - b);
   return {
     rps: latencies.length / elapsedS,
-    p99Ms: latencies[Math.ceil(latencies.length * 0.99) - 1] ?? 0,
+    p99Ms: p99Of(latencies),
     cpuUs: (cpu.user + cpu.system) / latencies.length,
   };
 }
