@@ -7,6 +7,7 @@ import {
   MeterProvider,
   PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
+import { inject } from 'light-my-request';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { consecutiveBreaker } from '../breaker/Breaker.js';
 import { currentDeadlineScope, remainingTimeMs } from '../DeadlineContext.js';
@@ -338,6 +339,35 @@ describe('InboundGuard', () => {
     expect((await guard.health.report()).breakers).toEqual([
       { name: `${guard.name} /x`, state: 'closed', attributes: { 'http.route': '/x' } },
     ]);
+  });
+
+  it('treats a response the handler ended as answered when the server closes it at once (light-my-request)', async () => {
+    const guard = guardWith({ serverMetrics: true });
+    const route = guard.route({ circuitBreaker: { breaker: consecutiveBreaker(1) } });
+    const signals: AbortSignal[] = [];
+    // light-my-request (Fastify's inject) emits 'close' right after end(), before the response
+    // counts as `writableFinished`, as a socket that closed early would.
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
+      const request = guard.begin(req, res);
+      void request.run(() =>
+        request.enterRoute(route, '/injected', () => {
+          signals.push(request.signal);
+          res.end('ok');
+        }),
+      );
+    };
+    for (let i = 0; i < 3; i++) {
+      expect((await inject(handler, { url: '/injected' })).statusCode).toBe(200);
+    }
+    await sleep(5);
+    // Taken for a client that went away, each would have been aborted and gone unmeasured.
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, false, false]);
+    expect(
+      points(await otel.collect(), 'http.server.request.duration')
+        .filter((p) => p.attributes['http.route'] === '/injected')
+        .map((p) => (p.value as { count: number }).count),
+    ).toEqual([3]);
+    expect((await guard.health.report()).breakers[0]?.state).toBe('closed');
   });
 
   it('settles run() as soon as it answered, even if the handler promise never does; a late rejection is handled', async () => {

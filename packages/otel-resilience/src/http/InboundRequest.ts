@@ -415,7 +415,11 @@ export class InboundRequest implements DeadlineScope {
 
   private readonly onClose = (): void => {
     const res = this.res;
-    const finished = res.writableFinished;
+    // Ended by the app or the guard counts as answered even when the socket closed before the
+    // last byte left: test servers that emit 'close' straight after `end()` (light-my-request,
+    // Fastify's inject) never set `writableFinished`, and their every request would otherwise
+    // count as a client that went away.
+    const finished = res.writableEnded;
     this.disarm();
     if (this.state === OPEN && !finished) {
       // The client went away. Made now if nobody read it yet, so that a breaker judging the
