@@ -280,6 +280,10 @@ async function rotate(rounds: number, cases: Array<() => Promise<Sample>>): Prom
   return samples;
 }
 
+/** The issue's targets: this share of the bare requests/s, and the p99 at most this much higher. */
+const TARGET_RATIO = 0.95;
+const TARGET_P99_DIFFERENCE_MS = 1;
+
 /** Share of the bare server's requests/s offered to every server for the latency rounds. */
 const AT_RATE_SHARE = 0.5;
 
@@ -322,21 +326,24 @@ const signed = (ms: number) => `${ms >= 0 ? '+' : ''}${ms.toFixed(1)} ms`;
 const row = ({ what, bare, guarded, alsOnly, atRate }: Comparison) => {
   const ratio = pairedMedian(guarded, bare, rpsRatio);
   const p99Delta = pairedMedian(guarded, bare, p99Difference);
-  // The latency target is judged with headroom where it was measured so: at saturation the p99 is
-  // the wait behind the other connections, i.e. requests/s again (see below).
-  const latencyDelta =
-    atRate === undefined ? p99Delta : pairedMedian(atRate.guarded, atRate.bare, p99Difference);
-  const met = ratio >= 0.95 && latencyDelta <= 1;
+  // Judged as the issue measures it: autocannon's requests/s and p99, flat out.
+  const met = ratio >= TARGET_RATIO && p99Delta <= TARGET_P99_DIFFERENCE_MS;
   const atRateCells =
     atRate === undefined
       ? '– | –'
-      : `${atRate.rps.toFixed(0)}: ${medianOf(atRate.bare).p99Ms.toFixed(1)} → ${medianOf(atRate.guarded).p99Ms.toFixed(1)} ms | ${signed(latencyDelta)}`;
-  const als =
-    alsOnly === undefined ? '–' : `${(pairedMedian(alsOnly, bare, rpsRatio) * 100).toFixed(1)}%`;
+      : `${atRate.rps.toFixed(0)}: ${medianOf(atRate.bare).p99Ms.toFixed(1)} → ${medianOf(atRate.guarded).p99Ms.toFixed(1)} ms | ${signed(pairedMedian(atRate.guarded, atRate.bare, p99Difference))}`;
+  const alsRatio = alsOnly === undefined ? undefined : pairedMedian(alsOnly, bare, rpsRatio);
+  const als = alsRatio === undefined ? '–' : `${(alsRatio * 100).toFixed(1)}%`;
+  // Any deadline scope costs at least what one AsyncLocalStorage scope costs.
+  const verdict = met
+    ? 'yes'
+    : alsRatio !== undefined && alsRatio < TARGET_RATIO
+      ? '**no**: ALS alone is below 95%'
+      : '**no**';
   const cpu = (samples: readonly Sample[]) => `${medianOf(samples).cpuUs.toFixed(1)} µs`;
   const alsCpu = alsOnly === undefined ? '–' : cpu(alsOnly);
   const [b, g] = [medianOf(bare), medianOf(guarded)];
-  return `| ${what} | ${b.rps.toFixed(0)} | ${g.rps.toFixed(0)} | ${(ratio * 100).toFixed(1)}% | ${als} | ${b.p99Ms.toFixed(1)} ms | ${g.p99Ms.toFixed(1)} ms | ${signed(p99Delta)} | ${atRateCells} | ${cpu(bare)} | ${alsCpu} | ${cpu(guarded)} | ${met ? 'yes' : '**no**'} |`;
+  return `| ${what} | ${b.rps.toFixed(0)} | ${g.rps.toFixed(0)} | ${(ratio * 100).toFixed(1)}% | ${als} | ${b.p99Ms.toFixed(1)} ms | ${g.p99Ms.toFixed(1)} ms | ${signed(p99Delta)} | ${atRateCells} | ${cpu(bare)} | ${alsCpu} | ${cpu(guarded)} | ${verdict} |`;
 };
 
 /**
@@ -472,12 +479,14 @@ export async function throughputSection({
     'and "p99 difference": medians of the ratios (differences) taken within each round, where both',
     "sides ran seconds apart — the VM's speed drifts by ±20% between rounds here, which the",
     'medians of the two sides apart would keep. Target: ≥ 95% of the bare requests/s and p99',
-    'within 1 ms. The servers run flat out in the requests/s rounds, where the p99 is mostly the',
-    'wait behind the other connections (Little: 50 connections / requests/s), so it moves with',
-    'requests/s and tells little of the latency a request gains; the servers are therefore also',
-    `offered ${AT_RATE_SHARE * 100}% of the bare server's requests/s, evenly spaced (open loop, each`,
-    'latency counted from the time its request was due; the same number of rounds), and the latency',
-    'target is judged there. Axios: closed-loop clients only.',
+    'within 1 ms, judged as the issue measures them: autocannon, flat out. Flat out, the p99 is',
+    'mostly the wait behind the other connections (Little: 50 connections / requests/s), so it',
+    'moves with requests/s; the servers are therefore also offered',
+    `${AT_RATE_SHARE * 100}% of the bare server's requests/s, evenly spaced (open loop, each latency`,
+    'counted from the time its request was due; the same number of rounds). That p99 is shown, not',
+    "judged: on this VM it is set by the machine's stalls — a stall delays every request due during",
+    'it and the backlog after it, so the bare p99 at half load is often higher than flat out and',
+    'varies several-fold between rounds. Axios: closed-loop clients only.',
     '',
     '| comparison | bare req/s | guarded req/s | guarded / bare | ALS only / bare | bare p99 | guarded p99 | p99 difference | at half load (req/s): p99 bare → guarded | p99 difference at half load | CPU per request, bare | ALS only | guarded | target met |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -490,15 +499,21 @@ export async function throughputSection({
     '',
     '- Koa and Express on Node 20: `AsyncLocalStorage` is built on async hooks there, and the first',
     '  scope entered turns on promise hooks that every promise in the process then pays (the',
-    '  "ALS only" columns; Koa makes several promises per request, Express almost none). The',
-    "  deadline scope is what lets outbound calls see the request's deadline without being passed",
-    '  it, so the middleware keeps it; an app that registers the OpenTelemetry context manager pays',
-    '  it already, and from Node 24 AsyncLocalStorage no longer uses async hooks. What the',
-    '  middleware adds beyond it is the difference of the last two CPU columns: the time-limit',
-    '  timer entries (app and route limit), the `close` listener, the shedding slot, the route',
-    '  template, one promise racing the handler (Koa) and the duration histogram — through the SDK',
-    '  a `record()` hashes the attribute set on every request; through `ResilienceMetricProducer`',
-    '  it is a bucket scan.',
+    '  "ALS only" columns; Koa makes several promises per request, Express almost none). Where ALS',
+    '  alone is below 95% ("ALS alone is below 95%" in the last column) no deadline propagation can',
+    "  meet the target: the deadline scope is what lets outbound calls see the request's deadline",
+    '  without being passed it, which the issue asks for, so the middleware keeps it. A second ALS',
+    '  scope per request costs nothing measurable beyond the first (Node 20, Koa, scratch A/B: 89.8%',
+    '  one, 90.2% two), so an app that already registers the OpenTelemetry context manager pays the',
+    '  hooks once, not twice; from Node 24 ALS no longer uses async hooks. What the middleware adds',
+    '  beyond it is the difference of the last two CPU columns: the time-limit timer entries (app',
+    '  and route limit), the `close` listener, the shedding slot, the route template, one promise',
+    "  racing the handler (Koa; returning the handler's own promise instead measured no",
+    '  different) and the duration histogram — through the SDK a `record()` hashes the attribute set',
+    '  on every request; through `ResilienceMetricProducer` it is a bucket scan. For Koa on Node 24',
+    "  that is 1.5–2.5 µs per request, against a hello-world of 17–40 µs (the VM's speed varies that",
+    '  much between runs): 5–10% of a request that does nothing, well under 1% of one that waits a',
+    '  millisecond for a database.',
     '- Express: the route follower learns the route template the moment a route matches, mounts',
     "  included, by making `req.baseUrl` and `req.route` accessors. They sit on the app's request",
     '  prototype (`app.request`), installed once: turning the `baseUrl` data property a request',
@@ -509,10 +524,27 @@ export async function throughputSection({
     '- Axios with an SDK: every request gets a call span and an attempt span, and creating and',
     '  ending two SDK spans (ids, clock readings, attribute checks) costs more than everything else',
     '  the interceptor does. Without an SDK it adds its pipeline, the host lookup and one',
-    '  signal-like object per attempt.',
+    '  signal-like object per attempt: a real `AbortSignal` on `config.signal` alone costs Axios',
+    "  ≈ 30 µs per request here (a scratch wrapper that only sets one), which is why Axios's own",
+    '  adapters get the lighter object. Scratch A/Bs (SDK off, ± 3 µs): wrapping the adapter ≈ 3 µs,',
+    '  the host lookup and request checks ≈ 4 µs, the retry + breaker + timeout pipeline ≈ 10–15 µs.',
+    '  Against a stub adapter in one process the whole interceptor costs ≈ 3.5 µs, and Axios itself',
+    '  ≈ 20 µs instead of ≈ 180 µs: on this VM code that runs between socket system calls runs',
+    '  several times slower than the same code in a loop (a larger young generation did not change',
+    '  the difference, so it is not the garbage collector).',
+    '- Where the CPU goes: in a CPU profile of the Express 5 server on Node 24 under the same load',
+    "  (scratch, 8 s), the code of this suite's packages runs 0.54 µs per request (self time) and",
+    '  AsyncLocalStorage 0.10 µs, while the whole process spent ≈ 6 µs more per request than the bare',
+    "  server's — most of the difference inside the kernel's `writev`, which both servers call once",
+    '  per request, with one `read` (strace: the same system calls, the same number). On this VM a',
+    '  system call costs tens of µs and varies with what the process touched before it, so',
+    '  requests/s ratios of a hello-world here measure that more than the code around it, and they',
+    '  move by 10–20 points between runs (Express 5 on Node 24 with the producer: 98.7% in the',
+    '  previous full run, 70.8% in this one; the code between them differs by one property read at',
+    "  the response's end, which a side-by-side A/B measured as no different).",
     '- Koa answers more than twice as many requests per second as Express on Node 20, so the same',
-    '  microseconds are a larger share of its bare cost; on Node 24 Express is as fast, and a',
-    '  microsecond is about 2% of either.',
+    '  microseconds are a larger share of its bare cost; on Node 24 the two are close (17 and 23 µs',
+    '  of CPU per request in this run), and a microsecond is 4–6% of either.',
     '',
   ].join('\n');
 }
